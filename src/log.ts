@@ -1,0 +1,68 @@
+/**
+ * One pino logger per process. JSON lines when the destination is not a TTY
+ * (docker logs, Kubernetes, files), pino-pretty when a person is watching.
+ * Every line carries `step` so a boot's log reads as a sequence of steps.
+ */
+import { pino, destination as pinoDestination, stdTimeFunctions, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger } from 'pino';
+
+/** Keys that may hold secrets anywhere in a log event. */
+export const REDACT_PATHS = [
+  'api_key',
+  'apiKey',
+  '*.api_key',
+  '*.apiKey',
+  'env.LLAMA_API_KEY',
+  '*.env.LLAMA_API_KEY',
+  'headers.authorization',
+  'token',
+  '*.token',
+];
+
+export interface CreateLoggerOptions {
+  /** File descriptor 1 or 2, or a stream (tests). Default: 2 (stderr), so command output on stdout stays clean. */
+  destination?: 1 | 2 | DestinationStream;
+  level?: string;
+  /** Force pretty output (true), JSON (false), or decide by isatty (undefined). */
+  pretty?: boolean;
+  /** Bound into every line. */
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const destination = options.destination ?? 2;
+  const level = options.level ?? process.env.INFER_ENTRY_LOG_LEVEL ?? 'info';
+  const usePretty =
+    options.pretty ??
+    (typeof destination === 'number' && process.env.INFER_ENTRY_LOG_FORMAT !== 'json'
+      ? process.env.INFER_ENTRY_LOG_FORMAT === 'pretty' || Boolean((destination === 1 ? process.stdout : process.stderr).isTTY)
+      : false);
+  const common = {
+    level,
+    base: { step: 'main', ...options.base },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: stdTimeFunctions.isoTime,
+  };
+  if (usePretty) {
+    const fd = typeof destination === 'number' ? destination : 2;
+    const stream = pretty({
+      destination: fd,
+      sync: true,
+      colorize: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      messageFormat: '[{step}{if instance} {instance}{end}] {msg}',
+      hideObject: false,
+    });
+    return pino(common, stream);
+  }
+  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: true }) : destination;
+  return pino(common, stream);
+}
+
+/** A logger that drops everything (tests that do not look at logs). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
