@@ -19,6 +19,8 @@ export interface Paths {
   socket: string;
   /** Installer lock file. */
   installLock: string;
+  /** Entry shims (check-and-run-llama-cpp.sh, ...) that the install's convenience links point at. */
+  shims: string;
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -32,5 +34,6 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     run,
     socket: env.INFER_ENTRY_SOCKET && env.INFER_ENTRY_SOCKET.trim() !== '' ? path.resolve(env.INFER_ENTRY_SOCKET) : path.join(run, 'infer-entry.sock'),
     installLock: path.join(root, '.llama-cpp-install.lock'),
+    shims: env.INFER_ENTRY_SHIMS_DIR && env.INFER_ENTRY_SHIMS_DIR.trim() !== '' ? path.resolve(env.INFER_ENTRY_SHIMS_DIR) : path.join(root, 'shims'),
   };
 }

@@ -19,6 +19,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/setup/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 1_800_000,
           pool: 'forks',

@@ -63,7 +63,25 @@ export interface ReloadResult {
   unchanged: string[];
 }
 
+/** One state change of one instance; the supervisor logs each as one structured event. */
+export interface TransitionEvent {
+  instance: string;
+  from: InstanceState;
+  to: InstanceState;
+  reason: string;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  restarts: number;
+  failureClass: FailureClass | null;
+  at: number;
+}
+
 export interface SupervisorApi {
+  /** Subscribe to state changes (metrics, check-and-run waiting); returns an unsubscribe function. */
+  onTransition(listener: (event: TransitionEvent) => void): () => void;
+  /** Subscribe to probe results (latency histogram); returns an unsubscribe function. */
+  onProbe(listener: (instance: string, probe: ProbeInfo) => void): () => void;
   list(): InstanceStatus[];
   get(name: string): InstanceStatus | undefined;
   start(name: string): Promise<InstanceStatus>;
