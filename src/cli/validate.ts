@@ -1,0 +1,150 @@
+/**
+ * `infer-entry validate [FILE] [--json] [--no-fs-checks] [--print-commands]`:
+ * every problem of a config file at once, as `file:line:col key: message`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from './command.js';
+import { checkInstanceFiles } from '../config/check-files.js';
+import { ConfigInvalidError, formatProblem, loadConfig } from '../config/load.js';
+import { createTomlLocator } from '../config/toml-locator.js';
+import type { ConfigProblem, InstanceSpec, LoadedConfig } from '../config/types.js';
+import { ENV } from '../env.js';
+import { ExitCode, InferEntryError, UsageError } from '../errors.js';
+import { REDACTED, redactArgv, redactText } from '../redact.js';
+
+/** Quote for a POSIX shell only when needed, so the printed commands stay readable and copy-pasteable. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What a user may see of an instance: argv and env with every secret replaced. */
+export function redactedInstance(spec: InstanceSpec) {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(spec.env)) {
+    env[key] = spec.secrets.includes(value) ? REDACTED : redactText(value, spec.secrets);
+  }
+  return {
+    name: spec.name,
+    enabled: spec.enabled,
+    executable: spec.executable,
+    args: redactArgv(spec.args, spec.secrets),
+    env,
+    envRemove: spec.envRemove,
+    host: spec.host,
+    port: spec.port,
+    probeHost: spec.probeHost,
+    model: spec.model ?? null,
+    logFile: spec.logFile ?? null,
+    supervision: spec.supervision,
+  };
+}
+
+/** `env -u X K=V ... llama-server ARGS`: runnable as printed (once secrets are filled in). */
+export function commandLine(spec: InstanceSpec): string {
+  const shown = redactedInstance(spec);
+  const parts = ['env', ...spec.envRemove.flatMap((name) => ['-u', name])];
+  for (const [key, value] of Object.entries(shown.env)) parts.push(`${key}=${shellQuote(value)}`);
+  parts.push(shellQuote(spec.executable), ...shown.args.map(shellQuote));
+  return parts.join(' ');
+}
+
+async function fileProblems(config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<ConfigProblem[]> {
+  const text = await readFile(config.file, 'utf8').catch(() => '');
+  const locator = createTomlLocator(text);
+  const seen = new Set<string>();
+  const problems: ConfigProblem[] = [];
+  for (const spec of config.instances) {
+    for (const p of await checkInstanceFiles(spec, { file: config.file, create: false, env })) {
+      // The executable is shared: say so once, not once per instance.
+      const id = `${p.key}\0${p.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const own = p.key.split('.');
+      const shared = own.length === 4 ? ['instance', own[2]!, own[3]!] : own;
+      const at = locator.exact(own) ?? locator.exact(shared) ?? locator.locate(own);
+      problems.push({ ...p, line: at?.line, column: at?.column });
+    }
+  }
+  return problems;
+}
+
+export const command: Command = {
+  name: 'validate',
+  summary: 'check an instance config file and print every problem',
+  help: `Usage: infer-entry validate [FILE] [--json] [--no-fs-checks] [--print-commands]
+
+Check the TOML file of llama-server instances (default: $${ENV.CONFIG}) and
+print every problem at once, one per line:
+  file:line:col key.path: what is wrong (expected X, got Y)
+The ${ENV.OVERRIDES} JSON is merged over the file first, as at boot.
+
+Options:
+  --json            one JSON object on stdout: {file, valid, problems, instances}
+  --no-fs-checks    skip the file checks (model files readable, llama-server
+                    executable, log directory writable), e.g. on a machine
+                    without the models; the install is assumed in its place
+  --print-commands  print the command line and environment each instance
+                    would get (secrets redacted)
+
+Exit status: 0 valid, 78 invalid, 66 the file does not exist or cannot be read.
+Keys, defaults and examples: docs/config.md.`,
+  options: {
+    json: { type: 'boolean' },
+    'no-fs-checks': { type: 'boolean' },
+    'print-commands': { type: 'boolean' },
+  },
+  allowPositionals: true,
+  async run(ctx) {
+    if (ctx.positionals.length > 1) throw new UsageError(`validate takes one FILE, got ${ctx.positionals.length}`);
+    const file = ctx.positionals[0] ?? ctx.env[ENV.CONFIG];
+    if (!file || file.trim() === '') {
+      throw new UsageError(`no config file given: pass FILE or set ${ENV.CONFIG}`);
+    }
+    const json = ctx.values.json === true;
+    const fsChecks = ctx.values['no-fs-checks'] !== true;
+    const write = (text: string) => ctx.stdout.write(text);
+
+    let config: LoadedConfig;
+    try {
+      config = await loadConfig(file, { env: ctx.env, paths: ctx.paths, fsChecks });
+    } catch (error) {
+      if (error instanceof ConfigInvalidError) {
+        if (json) {
+          write(`${JSON.stringify({ file: error.details?.file ?? file, valid: false, problems: error.problems })}\n`);
+        } else {
+          for (const p of error.problems) write(`${formatProblem(p)}\n`);
+          write(`${String(error.details?.file ?? file)}: invalid, ${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}\n`);
+        }
+        return ExitCode.CONFIG;
+      }
+      if (json && error instanceof InferEntryError) {
+        write(`${JSON.stringify({ file, valid: false, error: { code: error.code, message: error.message, hint: error.hint } })}\n`);
+        return error.exitCode;
+      }
+      throw error;
+    }
+
+    const problems = fsChecks ? await fileProblems(config, ctx.env) : [];
+    const valid = problems.length === 0;
+    if (json) {
+      write(`${JSON.stringify({ file: config.file, valid, enable: config.enable, problems, instances: config.instances.map(redactedInstance) })}\n`);
+      return valid ? ExitCode.OK : ExitCode.CONFIG;
+    }
+    for (const p of problems) write(`${formatProblem(p)}\n`);
+    if (ctx.values['print-commands'] === true) {
+      for (const spec of config.instances) {
+        write(`# ${spec.name} (${spec.enabled ? 'enabled' : 'disabled'}; probed at http://${spec.probeHost.includes(':') ? `[${spec.probeHost}]` : spec.probeHost}:${spec.port}${spec.supervision.health.path}${spec.logFile ? `; log ${spec.logFile}` : ''})\n`);
+        write(`${commandLine(spec)}\n`);
+      }
+    }
+    const names = config.instances.map((s) => `${s.name}${s.enabled ? '' : ' (disabled)'}`).join(', ');
+    const count = `${config.instances.length} instance${config.instances.length === 1 ? '' : 's'}`;
+    if (!valid) {
+      write(`${config.file}: invalid, ${problems.length} file problem${problems.length === 1 ? '' : 's'} (${count}: ${names || 'none'}; --no-fs-checks skips these checks)\n`);
+      return ExitCode.CONFIG;
+    }
+    const off = config.enable ? '' : ' — master.enable = false: nothing will be launched';
+    write(`${config.file}: valid, ${count}${names ? `: ${names}` : ''}${off}\n`);
+    return ExitCode.OK;
+  },
+};

@@ -1,0 +1,170 @@
+/**
+ * TOML text → LoadedConfig, or every problem found. Pure: the only view of the
+ * file system is the injected `exists` (used to pick the default executable and
+ * the library directories), so tests and `validate` run anywhere.
+ */
+import path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { ENV } from '../env.js';
+import type { Paths } from '../paths.js';
+import { buildInstance, type DraftProblem } from './build-instance.js';
+import { deepMergeOverrides, isPlainObject, mergeControl, mergeServer, type Plain } from './merge.js';
+import { configSchema } from './schema.js';
+import { checkPorts } from './semantic.js';
+import { createTomlLocator, type KeyPath } from './toml-locator.js';
+import type { ConfigProblem, InstanceSpec, LoadedConfig } from './types.js';
+import { issuesToProblems } from './zod-problems.js';
+
+export interface ParseOptions {
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
+  /** Resolve the default executable; injected so parse stays pure. Default: nothing exists. */
+  exists?: (p: string) => boolean;
+}
+
+export interface ParseResult {
+  config: LoadedConfig | null;
+  problems: ConfigProblem[];
+}
+
+/** `instance.llama-3-8b.server.port`; parts that are not bare TOML keys are quoted. */
+export function keyPathString(p: KeyPath): string {
+  return p.map((part) => (typeof part === 'number' ? `[${part}]` : /^[A-Za-z0-9_-]+$/.test(part) ? part : JSON.stringify(part))).join('.').replace(/\.\[/g, '[');
+}
+
+const EXECUTABLE = 'llama-server';
+
+function resolveExecutable(master: Plain, env: NodeJS.ProcessEnv, paths: Paths, exists: (p: string) => boolean): string {
+  if (typeof master.llama_cpp_path === 'string') return master.llama_cpp_path;
+  const installed = path.join(paths.install, 'bin', EXECUTABLE);
+  if (exists(installed)) return installed;
+  for (const dir of (env.PATH ?? '').split(':')) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, EXECUTABLE);
+    if (exists(candidate)) return candidate;
+  }
+  return EXECUTABLE;
+}
+
+function libraryDirsOf(executable: string, paths: Paths, exists: (p: string) => boolean): string[] {
+  if (!executable.includes('/')) return [];
+  const dirs = [path.dirname(executable)];
+  for (const candidate of [path.join(path.dirname(path.dirname(executable)), 'lib'), path.join(paths.install, 'lib')]) {
+    if (!dirs.includes(candidate) && exists(candidate)) dirs.push(candidate);
+  }
+  return dirs;
+}
+
+function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; problem: ConfigProblem | undefined } {
+  const raw = env[ENV.OVERRIDES];
+  if (raw === undefined || raw.trim() === '') return { value: undefined, problem: undefined };
+  const problem = (message: string): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, key: '', message, kind: 'syntax' });
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    return { value: undefined, problem: problem(`not valid JSON: ${(error as Error).message} (expected a JSON object such as {"instance":{"x":{"server":{"port":8081}}}})`) };
+  }
+  if (!isPlainObject(value)) {
+    return { value: undefined, problem: problem(`not a JSON object (expected an object merged over the file, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)})`) };
+  }
+  const unsafe = findUnsafeKey(value, []);
+  if (unsafe) return { value: undefined, problem: { ...problem(`key "${unsafe.at(-1)}" is not allowed (expected config keys only)`), key: keyPathString(unsafe), kind: 'schema' } };
+  return { value, problem: undefined };
+}
+
+/** JSON.parse keeps `__proto__` as an own key; merging it would replace an object's prototype. */
+function findUnsafeKey(value: unknown, at: string[]): string[] | undefined {
+  if (!isPlainObject(value)) return undefined;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return [...at, key];
+    const inner = findUnsafeKey(value[key], [...at, key]);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+export function parseConfig(text: string, fileName: string, o: ParseOptions): ParseResult {
+  const exists = o.exists ?? (() => false);
+  let data: Plain;
+  try {
+    data = parseToml(text) as Plain;
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const message = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      return { config: null, problems: [{ file: fileName, line: error.line, column: error.column, key: '', message: `TOML syntax error: ${message}`, kind: 'syntax' }] };
+    }
+    throw error;
+  }
+
+  const problems: ConfigProblem[] = [];
+  const overrides = readOverrides(o.env);
+  if (overrides.problem) problems.push(overrides.problem);
+  const { merged, touched } = overrides.value ? deepMergeOverrides(data, overrides.value) : { merged: data, touched: [] as string[][] };
+
+  const locator = createTomlLocator(text);
+  const fromOverrides = (p: KeyPath) => touched.some((t) => t.length <= p.length && t.every((part, k) => part === String(p[k])));
+  const place = (d: DraftProblem): ConfigProblem => {
+    const base = { key: keyPathString(d.path), message: d.message, kind: d.kind, ...(d.instance !== undefined ? { instance: d.instance } : {}) };
+    if (fromOverrides(d.path)) return { file: ENV.OVERRIDES, line: undefined, column: undefined, ...base };
+    const at = locator.locate(d.path);
+    return { file: fileName, line: at?.line, column: at?.column, ...base };
+  };
+
+  const parsed = configSchema.safeParse(merged, { reportInput: true });
+  const schemaProblems = parsed.success ? [] : issuesToProblems(parsed.error.issues);
+  problems.push(...schemaProblems.map(place));
+
+  // Semantic checks need well-typed input: run them for every instance whose own tables
+  // passed the schema, so one run reports as much as it can.
+  // A broken shared [instance.server] would make every instance's checks misleading (wrong ports, ...).
+  const sharedBroken = schemaProblems.some((p) => p.path.length <= 1 || (p.path[0] === 'instance' && p.path[1] === 'server'));
+  const broken = new Set(schemaProblems.map((p) => p.instance).filter((n): n is string => n !== undefined));
+  const master = isPlainObject(merged.master) ? merged.master : {};
+  const instances = isPlainObject(merged.instance) ? merged.instance : {};
+  const sharedControl = isPlainObject(instances.control) ? instances.control : {};
+  const sharedServer = isPlainObject(instances.server) ? instances.server : {};
+  const executable = resolveExecutable(master, o.env, o.paths, exists);
+  const libraryDirs = libraryDirsOf(executable, o.paths, exists);
+
+  const specs: InstanceSpec[] = [];
+  const semantic: DraftProblem[] = [];
+  if (!sharedBroken) {
+    for (const [name, table] of Object.entries(instances)) {
+      if (name === 'control' || name === 'server' || broken.has(name) || !isPlainObject(table)) continue;
+      const ownServer = isPlainObject(table.server) ? table.server : {};
+      const ownControl = isPlainObject(table.control) ? table.control : {};
+      const built = buildInstance({
+        name,
+        control: mergeControl(sharedControl, ownControl),
+        server: mergeServer(sharedServer, ownServer),
+        serverKeyPath: (key) => (key in ownServer || !(key in sharedServer) ? ['instance', name, 'server', key] : ['instance', 'server', key]),
+        executable,
+        libraryDirs,
+        env: o.env,
+      });
+      specs.push(built.spec);
+      semantic.push(...built.problems);
+    }
+    const portPath = (name: string) => {
+      const own = ['instance', name, 'server', 'port'];
+      return locator.exact(own) || !locator.exact(['instance', 'server', 'port']) ? own : ['instance', 'server', 'port'];
+    };
+    semantic.push(...checkPorts(specs, portPath));
+  }
+  problems.push(...semantic.map(place));
+
+  if (problems.length > 0) return { config: null, problems: sortProblems(problems) };
+  return {
+    config: { file: fileName, enable: master.enable !== false, instances: specs },
+    problems: [],
+  };
+}
+
+/** File order first (what an editor shows), then problems without a place. */
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems
+    .map((p, index) => ({ p, index }))
+    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || (a.p.column ?? 0) - (b.p.column ?? 0) || a.index - b.index)
+    .map(({ p }) => p);
+}

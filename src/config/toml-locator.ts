@@ -1,0 +1,226 @@
+/**
+ * Maps key paths of a (syntactically valid) TOML document back to source
+ * positions, because smol-toml returns plain values without locations and a
+ * schema error is only useful when it names the line. It understands `[table]`
+ * and `[[array]]` headers, dotted and quoted keys, inline tables and arrays
+ * spanning lines — enough to point at the right line, not a full TOML parser.
+ */
+
+export interface SourcePosition {
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  column: number;
+}
+
+export type KeyPath = readonly (string | number)[];
+
+export interface TomlLocator {
+  /** Position of the path, or of its longest located prefix; undefined when nothing matches. */
+  locate(path: KeyPath): SourcePosition | undefined;
+  /** Position only when the exact path was written in the file. */
+  exact(path: KeyPath): SourcePosition | undefined;
+}
+
+const pathKey = (path: KeyPath) => JSON.stringify(path.map(String));
+const isBare = (c: string) => /[A-Za-z0-9_-]/.test(c);
+
+export function createTomlLocator(text: string): TomlLocator {
+  const positions = new Map<string, SourcePosition>();
+  const arrayCounts = new Map<string, number>();
+  let i = 0;
+  // Line starts, for offset → line/column.
+  const lineStarts = [0];
+  for (let k = 0; k < text.length; k++) if (text[k] === '\n') lineStarts.push(k + 1);
+  const posOf = (offset: number): SourcePosition => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - lineStarts[lo]! + 1 };
+  };
+  const record = (path: KeyPath, offset: number, override = false) => {
+    const key = pathKey(path);
+    if (override || !positions.has(key)) positions.set(key, posOf(offset));
+  };
+  const recordWithPrefixes = (path: KeyPath, offset: number) => {
+    for (let n = 1; n <= path.length; n++) record(path.slice(0, n), offset, false);
+  };
+
+  const skipWs = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t')) i++;
+  };
+  const skipWsNewlinesComments = () => {
+    for (;;) {
+      while (i < text.length && /[ \t\r\n]/.test(text[i]!)) i++;
+      if (text[i] === '#') {
+        while (i < text.length && text[i] !== '\n') i++;
+        continue;
+      }
+      return;
+    }
+  };
+  const skipToLineEnd = () => {
+    while (i < text.length && text[i] !== '\n') i++;
+  };
+
+  const readString = (): string => {
+    const quote = text[i]!;
+    if (text.startsWith(quote.repeat(3), i)) {
+      const end = text.indexOf(quote.repeat(3), i + 3);
+      let stop = end < 0 ? text.length : end + 3;
+      // A multi-line string may end with up to two extra quotes ("""a"""").
+      while (text[stop] === quote) stop++;
+      const value = text.slice(i + 3, stop - 3);
+      i = stop;
+      return value;
+    }
+    i++;
+    let out = '';
+    while (i < text.length && text[i] !== quote && text[i] !== '\n') {
+      if (quote === '"' && text[i] === '\\') {
+        const next = text[i + 1];
+        const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '"': '"', '\\': '\\', e: '\x1b' };
+        if (next && simple[next] !== undefined) {
+          out += simple[next];
+          i += 2;
+          continue;
+        }
+        const len = next === 'u' ? 4 : next === 'U' ? 8 : next === 'x' ? 2 : 0;
+        if (len > 0) {
+          out += String.fromCodePoint(parseInt(text.slice(i + 2, i + 2 + len), 16) || 0);
+          i += 2 + len;
+          continue;
+        }
+      }
+      out += text[i];
+      i++;
+    }
+    i++;
+    return out;
+  };
+
+  /** Reads `a."b c".d`; returns the parts and the offset of the first part. */
+  const readKey = (): { parts: string[]; start: number } => {
+    const parts: string[] = [];
+    const start = i;
+    for (;;) {
+      skipWs();
+      if (text[i] === '"' || text[i] === "'") {
+        parts.push(readString());
+      } else {
+        const from = i;
+        while (i < text.length && isBare(text[i]!)) i++;
+        if (i === from) break;
+        parts.push(text.slice(from, i));
+      }
+      skipWs();
+      if (text[i] !== '.') break;
+      i++;
+    }
+    return { parts, start };
+  };
+
+  const readValue = (path: KeyPath) => {
+    skipWs();
+    const c = text[i];
+    if (c === '"' || c === "'") {
+      readString();
+    } else if (c === '[') {
+      i++;
+      let index = 0;
+      for (;;) {
+        skipWsNewlinesComments();
+        if (i >= text.length || text[i] === ']') {
+          i++;
+          return;
+        }
+        const before = i;
+        record([...path, index], i, true);
+        readValue([...path, index]);
+        index++;
+        skipWsNewlinesComments();
+        if (text[i] === ',') i++;
+        // Only valid TOML gets here, but never spin on a character nothing consumes.
+        else if (i === before) i++;
+      }
+    } else if (c === '{') {
+      i++;
+      for (;;) {
+        skipWsNewlinesComments();
+        if (i >= text.length || text[i] === '}') {
+          i++;
+          return;
+        }
+        const { parts, start } = readKey();
+        if (parts.length === 0) {
+          i++;
+          continue;
+        }
+        recordWithPrefixes([...path, ...parts], start);
+        record([...path, ...parts], start, true);
+        skipWs();
+        if (text[i] === '=') i++;
+        readValue([...path, ...parts]);
+        skipWsNewlinesComments();
+        if (text[i] === ',') i++;
+      }
+    } else {
+      while (i < text.length && !/[,\]}\n#]/.test(text[i]!)) i++;
+    }
+  };
+
+  let table: (string | number)[] = [];
+  if (text.startsWith('\uFEFF')) i = 1;
+  while (i < text.length) {
+    skipWsNewlinesComments();
+    if (i >= text.length) break;
+    if (text[i] === '[') {
+      const isArray = text[i + 1] === '[';
+      i += isArray ? 2 : 1;
+      const { parts, start } = readKey();
+      if (isArray) {
+        const key = pathKey(parts);
+        const index = arrayCounts.get(key) ?? 0;
+        arrayCounts.set(key, index + 1);
+        recordWithPrefixes(parts, start);
+        table = [...parts, index];
+        record(table, start, true);
+      } else {
+        table = parts;
+        recordWithPrefixes(parts, start);
+        record(parts, start, true);
+      }
+      skipToLineEnd();
+      continue;
+    }
+    const { parts, start } = readKey();
+    if (parts.length === 0) {
+      skipToLineEnd();
+      continue;
+    }
+    const full = [...table, ...parts];
+    recordWithPrefixes(full, start);
+    record(full, start, true);
+    skipWs();
+    if (text[i] === '=') i++;
+    readValue(full);
+    skipToLineEnd();
+  }
+
+  return {
+    exact(path) {
+      return positions.get(pathKey(path));
+    },
+    locate(path) {
+      for (let n = path.length; n > 0; n--) {
+        const hit = positions.get(pathKey(path.slice(0, n)));
+        if (hit) return hit;
+      }
+      return undefined;
+    },
+  };
+}
