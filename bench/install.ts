@@ -1,0 +1,140 @@
+/**
+ * Installer benchmark: builds a realistic llama.cpp-like archive (a few large
+ * .so-like files plus many small files, a few hundred MB), then measures on
+ * the same file, in one run:
+ *   cold: `infer-entry install`          vs  cp + sha256sum + GNU tar -xzf  (and unzip for the zip)
+ *   warm: `infer-entry install` (no-op)  vs  sha256sum
+ * Each timing is the median of BENCH_REPEAT runs (default 3), page cache warm
+ * for both sides. Usage: npm run build && npm run bench:install
+ * Env: BENCH_MB (size of the large files in total, default 300), BENCH_REPEAT, BENCH_DIR (default os.tmpdir()).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const BIG_MB = Number(process.env.BENCH_MB ?? 300);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const SMALL_FILES = 1500;
+
+/** Bytes that compress roughly like a shared library (~2.5×): random runs mixed with repeated text. */
+function soLike(size: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  const text = Buffer.from('ggml_compute_forward_mul_mat\0llama_model_load\0_ZN5llama7context4evalEv\0'.repeat(64));
+  let off = 0;
+  while (off < size) {
+    const rnd = randomBytes(Math.min(1536, size - off));
+    rnd.copy(out, off);
+    off += rnd.length;
+    const n = Math.min(2560, size - off);
+    text.copy(out, off, 0, n);
+    off += n;
+  }
+  return out;
+}
+
+async function buildTree(dir: string): Promise<void> {
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin, { recursive: true });
+  await writeFile(path.join(dir, 'README.md'), '# llama.cpp build\n');
+  await writeFile(path.join(bin, 'llama-server'), '#!/bin/sh\n[ "$1" = --version ] && echo "version: 0 (bench)" >&2\nexit 0\n', { mode: 0o755 });
+  const shares = [0.5, 0.3, 0.15, 0.05];
+  const names = ['libggml-cuda.so.0', 'libllama.so.0', 'libggml-cpu.so.0', 'libggml-base.so.0'];
+  for (let i = 0; i < names.length; i++) {
+    await writeFile(path.join(bin, names[i]!), soLike(Math.floor(BIG_MB * 1024 * 1024 * shares[i]!)));
+    await symlink(names[i]!, path.join(bin, names[i]!.replace(/\.0$/, '')));
+  }
+  for (let d = 0; d < 15; d++) {
+    const sub = path.join(dir, 'share', `dir${d}`);
+    await mkdir(sub, { recursive: true });
+    for (let f = 0; f < SMALL_FILES / 15; f++) await writeFile(path.join(sub, `file${f}.txt`), soLike(1024 + ((f * 7919) % 20_000)));
+  }
+}
+
+function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+}
+
+function time(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build first`);
+  const work = await mkdtemp(path.join(process.env.BENCH_DIR ?? tmpdir(), 'infer-entry-bench-'));
+  try {
+    const src = path.join(work, 'src');
+    await buildTree(src);
+    const tgz = path.join(work, 'llama-bench.tar.gz');
+    const zip = path.join(work, 'llama-bench.zip');
+    process.stderr.write('building archives...\n');
+    sh('tar', ['-czf', tgz, '-C', src, '.']);
+    const haveZip = spawnSync('zip', ['-v'], { stdio: 'ignore' }).status === 0 && spawnSync('unzip', ['-v'], { stdio: 'ignore' }).status === 0;
+    if (haveZip) spawnSync('sh', ['-c', `cd "${src}" && zip -qry "${zip}" .`], { stdio: 'inherit' });
+    const sizeOf = (f: string): number => Number(execFileSync('stat', ['-c', '%s', f], { encoding: 'utf8' }).trim());
+    const unpacked = Number(execFileSync('du', ['-sb', src], { encoding: 'utf8' }).split('\t')[0]);
+
+    const rows: { name: string; ours: number; theirs: number; target: string; ok: boolean; detail: string }[] = [];
+    const measure = async (format: string, archive: string, extractCmd: (file: string, dest: string) => [string, string[]]): Promise<void> => {
+      const cold: number[] = [];
+      const gnu: number[] = [];
+      const warm: number[] = [];
+      const hash: number[] = [];
+      for (let i = 0; i < REPEAT; i++) {
+        const root = path.join(work, `root-${format}-${i}`);
+        const env = { ...process.env, INFER_ENTRY_ROOT: root, INFER_ENTRY_LOG_LEVEL: 'warn' };
+        cold.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], env)));
+        warm.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], env)));
+        await rm(root, { recursive: true, force: true });
+
+        const ref = path.join(work, `gnu-${format}-${i}`);
+        await mkdir(path.join(ref, 'out'), { recursive: true });
+        const cached = path.join(ref, path.basename(archive));
+        const [xcmd, xargs] = extractCmd(cached, path.join(ref, 'out'));
+        gnu.push(time(() => {
+          sh('cp', [archive, cached]);
+          sh('sha256sum', [cached]);
+          sh(xcmd, xargs);
+        }));
+        hash.push(time(() => sh('sha256sum', [archive])));
+        await rm(ref, { recursive: true, force: true });
+      }
+      const c = median(cold);
+      const g = median(gnu);
+      const w = median(warm);
+      const h = median(hash);
+      rows.push({ name: `cold ${format}`, ours: c, theirs: g, target: '≤ 1.3×', ok: c <= 1.3 * g, detail: `install vs cp + sha256sum + ${xcmdName(format)}` });
+      rows.push({ name: `warm ${format}`, ours: w, theirs: h, target: '≤ 1.2× + 100 ms', ok: w <= 1.2 * h + 100, detail: 'install (already installed) vs sha256sum' });
+    };
+    const xcmdName = (format: string): string => (format === 'zip' ? 'unzip -q' : 'tar -xzf');
+
+    await measure('tar.gz', tgz, (file, dest) => ['tar', ['-xzf', file, '-C', dest]]);
+    if (haveZip) await measure('zip', zip, (file, dest) => ['unzip', ['-q', file, '-d', dest]]);
+
+    const out = [
+      `archive: ${(sizeOf(tgz) / 2 ** 20).toFixed(0)} MiB tar.gz${haveZip ? `, ${(sizeOf(zip) / 2 ** 20).toFixed(0)} MiB zip` : ''}; ${(unpacked / 2 ** 20).toFixed(0)} MiB unpacked, ${SMALL_FILES + 9} files; median of ${REPEAT}`,
+      '',
+      '| case | infer-entry | reference | ratio | target | met |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...rows.map((r) => `| ${r.name} (${r.detail}) | ${r.ours.toFixed(0)} ms | ${r.theirs.toFixed(0)} ms | ${(r.ours / r.theirs).toFixed(2)}× | ${r.target} | ${r.ok ? 'yes' : 'NO'} |`),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (!haveZip) process.stdout.write('(zip/unzip not installed: zip case skipped; apt-get install -y zip unzip)\n');
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,49 @@
+/** `infer-entry install [--pkg PATH] [--force] [--json]`: install a llama.cpp archive now. */
+import type { Command } from './command.js';
+import { UsageError } from '../errors.js';
+import { ENV } from '../env.js';
+import { installPackage } from '../installer/index.js';
+
+export const command: Command = {
+  name: 'install',
+  summary: 'install a llama.cpp package archive into $INFER_ENTRY_ROOT/llama-cpp',
+  help: `Usage: infer-entry install [--pkg PATH] [--force] [--json]
+
+Install a prebuilt llama.cpp archive (.tar, .tar.gz/.tgz, .zip) into
+$INFER_ENTRY_ROOT/llama-cpp (default /soft/app/llama-cpp): copy it to the cache
+while hashing it, extract and validate it in a staging directory, run
+bin/llama-server --version, then switch the llama-cpp link atomically. The
+previous release is kept for 'infer-entry rollback'. Installing an archive whose
+sha256 is already installed and intact does nothing.
+
+Options:
+  --pkg PATH   the archive (default: $${ENV.PKG_PATH})
+  --force      reinstall even if the same archive is installed and intact
+  --json       print the outcome as one JSON object on stdout
+
+Environment:
+  ${ENV.PKG_PATH}       archive path when --pkg is not given
+  ${ENV.PKG_MAX_BYTES}  stop extracting beyond this many bytes (default 32G; K/M/G/T suffixes)
+  INFER_ENTRY_ROOT                       install root (default /soft/app)`,
+  options: {
+    pkg: { type: 'string' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(ctx) {
+    const pkgPath = (ctx.values.pkg as string | undefined) ?? ctx.env[ENV.PKG_PATH];
+    if (!pkgPath || pkgPath.trim() === '') {
+      throw new UsageError(`no package given: pass --pkg PATH or set ${ENV.PKG_PATH}`);
+    }
+    const outcome = await installPackage({ pkgPath, paths: ctx.paths, log: ctx.log, force: ctx.values.force === true, env: ctx.env });
+    if (ctx.values.json === true) {
+      ctx.stdout.write(`${JSON.stringify(outcome)}\n`);
+    } else {
+      const what = outcome.status === 'installed' ? 'installed' : 'already installed';
+      ctx.stdout.write(
+        `${what}: ${outcome.archiveName} (${outcome.format}, sha256 ${outcome.sha256.slice(0, 16)}) at ${ctx.paths.install} -> ${outcome.releaseDir} — ${outcome.entries} entries, ${outcome.bytes} bytes, ${outcome.durationMs} ms\n`,
+      );
+    }
+    return 0;
+  },
+};

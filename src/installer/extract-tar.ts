@@ -1,0 +1,137 @@
+/**
+ * tar and tar.gz: node's zlib gunzips (so we know the exact tar length), and
+ * node-tar's Parser splits entries. We write the entries ourselves
+ * (TreeWriter) instead of using tar's Unpack, because Unpack silently strips
+ * `..` and absolute paths where we must refuse the archive.
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { PackageError } from '../errors.js';
+import { hostile } from './entry-guard.js';
+import type { TreeWriter } from './tree-writer.js';
+
+const CHUNK = 1024 * 1024;
+
+export interface FeedHooks {
+  /** After every chunk: throw to stop (cancellation, free-space reserve). */
+  afterChunk?: (readBytes: number) => Promise<void>;
+}
+
+export async function extractTar(file: string, gzip: boolean, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
+  // The ratio guard would refuse honest archives of sparse-ish data; the byte limit is our bomb guard.
+  const parser = new Parser({ strict: true, maxDecompressionRatio: Number.POSITIVE_INFINITY, zstd: false, brotli: false });
+  let failure: unknown = null;
+  let onFailure: () => void = () => undefined;
+  const failed = new Promise<void>((resolve) => (onFailure = resolve));
+  const fail = (error: unknown): void => {
+    failure ??= error;
+    onFailure();
+  };
+
+  parser.on('entry', (entry: ReadEntry) => {
+    if (failure) {
+      entry.resume();
+      return;
+    }
+    const mode = entry.mode ?? 0o644;
+    try {
+      switch (entry.type) {
+        case 'Directory':
+          writer.dir(entry.path, entry.mode ?? 0o755);
+          entry.resume();
+          return;
+        case 'File':
+        case 'OldFile':
+        case 'ContiguousFile':
+          writer.beginFile(entry.path, mode);
+          entry.on('data', (chunk: Buffer) => {
+            if (failure) return;
+            try {
+              writer.write(chunk);
+            } catch (error) {
+              fail(error);
+            }
+          });
+          entry.on('end', () => {
+            if (failure) return;
+            try {
+              writer.endFile(mode);
+            } catch (error) {
+              fail(error);
+            }
+          });
+          return;
+        case 'SymbolicLink':
+          writer.symlink(entry.path, entry.linkpath ?? '');
+          entry.resume();
+          return;
+        case 'Link':
+          writer.hardlink(entry.path, entry.linkpath ?? '');
+          entry.resume();
+          return;
+        case 'CharacterDevice':
+        case 'BlockDevice':
+        case 'FIFO':
+          throw hostile('E_PKG_SPECIAL_FILE', entry.path, `is a ${entry.type} entry; device and FIFO entries are not allowed`);
+        default:
+          throw hostile('E_PKG_SPECIAL_FILE', entry.path, `has the unsupported tar entry type ${entry.type}`);
+      }
+    } catch (error) {
+      fail(error);
+      entry.resume();
+    }
+  });
+  parser.on('error', (error: unknown) => fail(error));
+  const ended = new Promise<void>((resolve) => {
+    parser.on('end', () => resolve());
+    parser.on('close', () => resolve());
+  });
+
+  const source = createReadStream(file, { highWaterMark: CHUNK });
+  const gunzip = gzip ? createGunzip({ chunkSize: 256 * 1024 }) : null;
+  const stream = gunzip ?? source;
+  if (gunzip) pipeline(source, gunzip, () => undefined);
+  let tarBytes = 0;
+  try {
+    for await (const chunk of stream) {
+      if (failure) break;
+      tarBytes += (chunk as Buffer).length;
+      if (!parser.write(chunk as Buffer) && !failure) {
+        await Promise.race([new Promise<void>((resolve) => parser.once('drain', resolve)), failed]);
+      }
+      if (hooks.afterChunk && !failure) await hooks.afterChunk(source.bytesRead).catch(fail);
+    }
+    if (!failure && tarBytes % 512 !== 0) {
+      fail(new PackageError('E_PKG_CORRUPT', `archive ${file} is truncated: its tar data ends in the middle of a 512-byte block (${tarBytes} bytes)`, {
+        hint: 'the copy or download was probably interrupted; provide the archive again',
+      }));
+    }
+    if (!failure) {
+      parser.end();
+      await Promise.race([ended, failed]);
+    }
+  } catch (error) {
+    fail(error);
+  } finally {
+    writer.abort();
+    source.destroy();
+    gunzip?.destroy();
+  }
+  if (failure) throw asPackageError(failure, file, writer.entries);
+  writer.finish();
+}
+
+function asPackageError(error: unknown, file: string, entries: number): unknown {
+  if (!(error instanceof Error) || 'exitCode' in error || error.name === 'AbortError') return error;
+  const code = (error as { code?: string }).code ?? '';
+  const msg = error.message;
+  if (entries === 0 && /Unrecognized archive format/.test(msg)) {
+    return new PackageError('E_PKG_EMPTY_ARCHIVE', `archive ${file} contains no entries (or is not a tar archive)`, { hint: 'provide a llama.cpp build archive with bin/llama-server', cause: error });
+  }
+  if (code.startsWith('TAR_') || code.startsWith('Z_') || /unexpected end of file|incorrect header|invalid/i.test(msg)) {
+    return new PackageError('E_PKG_CORRUPT', `archive ${file} is corrupt or truncated: ${msg}`, { hint: 'the copy or download was probably interrupted; provide the archive again', cause: error });
+  }
+  return error;
+}

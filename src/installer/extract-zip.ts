@@ -1,0 +1,167 @@
+/**
+ * zip: yauzl reads and validates the central directory; entry data is read
+ * here straight from the local header's offset with large buffers and
+ * inflated by node's zlib (yauzl's 16 KiB streams made zip installs ~2× slower
+ * than unzip). yauzl hands a symlink over as an ordinary file, so the unix mode
+ * in the external attributes decides what an entry is; a link's content is its
+ * target. The whole central directory is checked before the first write, so
+ * an encrypted, special or oversized entry is refused up front.
+ */
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { pipeline, type Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { createInflateRaw, inflateRawSync } from "node:zlib";
+import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import { PackageError } from '../errors.js';
+import { hostile, safeEntryPath } from './entry-guard.js';
+import type { TreeWriter } from './tree-writer.js';
+import type { FeedHooks } from './extract-tar.js';
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const LOCAL_HEADER = 0x04034b50;
+
+type Kind = 'file' | 'dir' | 'symlink';
+
+function classify(entry: Entry): { kind: Kind; mode: number } {
+  const unix = entry.versionMadeBy >> 8 === 3;
+  const attr = (entry.externalFileAttributes >>> 16) & 0xffff;
+  const type = unix ? attr & S_IFMT : 0;
+  if (entry.fileName.endsWith('/') || type === S_IFDIR) return { kind: 'dir', mode: unix && attr & 0o777 ? attr & 0o777 : 0o755 };
+  if (type === S_IFLNK) return { kind: 'symlink', mode: 0o777 };
+  if (type === 0 || type === S_IFREG) return { kind: 'file', mode: unix && attr & 0o777 ? attr & 0o777 : 0o644 };
+  throw hostile('E_PKG_SPECIAL_FILE', entry.fileName, `is a special file (mode ${type.toString(8)}); device, FIFO and socket entries are not allowed`);
+}
+
+export async function openZip(file: string): Promise<{ zip: ZipFile; entries: Entry[] }> {
+  let zip: ZipFile;
+  try {
+    zip = await promisify<string, yauzl.Options, ZipFile>(yauzl.open)(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false });
+  } catch (error) {
+    throw corrupt(file, error);
+  }
+  const entries: Entry[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (entry: Entry) => {
+        entries.push(entry);
+        zip.readEntry();
+      });
+      zip.once('end', () => resolve());
+      zip.once('error', reject);
+      zip.readEntry();
+    });
+  } catch (error) {
+    zip.close();
+    throw corrupt(file, error);
+  }
+  return { zip, entries };
+}
+
+/** Names, encryption, compression methods and entry types, all checked before the first write. Returns the declared uncompressed total. */
+export function preflightZip(entries: Entry[]): number {
+  let total = 0;
+  for (const entry of entries) {
+    safeEntryPath(entry.fileName);
+    if (entry.isEncrypted()) throw hostile('E_PKG_ENCRYPTED', entry.fileName, 'is encrypted; encrypted zip entries are not supported');
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+      throw hostile('E_PKG_CORRUPT', entry.fileName, `uses zip compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are supported`);
+    }
+    classify(entry);
+    total += entry.uncompressedSize;
+  }
+  return total;
+}
+
+const SMALL = 1024 * 1024;
+
+/** Entry data: small entries in one read + one inflate call (per-entry streams cost ~1 ms each), large ones streamed. */
+async function dataStream(file: string, handle: FileHandle, fileSize: number, entry: Entry): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | Readable | null> {
+  const header = Buffer.alloc(30);
+  const { bytesRead } = await handle.read(header, 0, 30, entry.relativeOffsetOfLocalHeader);
+  if (bytesRead < 30 || header.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(file, new Error('local file header not found'), entry.fileName);
+  const start = entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  if (start + entry.compressedSize > fileSize) throw corrupt(file, new Error('entry data runs past the end of the file'), entry.fileName);
+  if (entry.compressedSize === 0) return null;
+  if (entry.compressedSize <= SMALL) {
+    const buf = Buffer.allocUnsafe(entry.compressedSize);
+    const got = await handle.read(buf, 0, entry.compressedSize, start);
+    if (got.bytesRead !== entry.compressedSize) throw corrupt(file, new Error("short read"), entry.fileName);
+    if (entry.compressionMethod === 0) return [buf];
+    try {
+      return [inflateRawSync(buf, { maxOutputLength: Math.max(entry.uncompressedSize, 1) + 1 })];
+    } catch (error) {
+      throw corrupt(file, error, entry.fileName);
+    }
+  }
+  const raw = createReadStream(file, { start, end: start + entry.compressedSize - 1, highWaterMark: 1024 * 1024 });
+  if (entry.compressionMethod === 0) return raw;
+  const inflate = createInflateRaw({ chunkSize: 256 * 1024 });
+  pipeline(raw, inflate, () => undefined);
+  return inflate;
+}
+
+export async function extractZip(file: string, opened: { zip: ZipFile; entries: Entry[] }, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
+  const { zip, entries } = opened;
+  const handle = await open(file, 'r');
+  const fileSize = (await handle.stat()).size;
+  let consumed = 0;
+  try {
+    for (const entry of entries) {
+      const { kind, mode } = classify(entry);
+      if (kind === 'dir') {
+        writer.dir(entry.fileName, mode);
+        continue;
+      }
+      const stream = await dataStream(file, handle, fileSize, entry);
+      let size = 0;
+      if (kind === 'symlink') {
+        const parts: Buffer[] = [];
+        for await (const chunk of stream ?? []) {
+          size += (chunk as Buffer).length;
+          if (size > 4096) throw hostile('E_PKG_BAD_LINK', entry.fileName, 'is a symlink whose target is longer than 4096 bytes');
+          parts.push(chunk as Buffer);
+        }
+        writer.symlink(entry.fileName, Buffer.concat(parts).toString('utf8'));
+        continue;
+      }
+      writer.beginFile(entry.fileName, mode);
+      try {
+        for await (const chunk of stream ?? []) {
+          size += (chunk as Buffer).length;
+          if (size > entry.uncompressedSize) throw new Error(`more data than the declared ${entry.uncompressedSize} bytes`);
+          writer.write(chunk as Buffer);
+        }
+      } catch (error) {
+        if (stream && "destroy" in stream) stream.destroy();
+        if (error instanceof Error && !('exitCode' in error) && !('syscall' in error)) throw corrupt(file, error, entry.fileName);
+        throw error;
+      }
+      if (size !== entry.uncompressedSize) throw corrupt(file, new Error(`${size} bytes instead of the declared ${entry.uncompressedSize}`), entry.fileName);
+      writer.endFile(mode);
+      consumed += entry.compressedSize;
+      if (hooks.afterChunk) await hooks.afterChunk(consumed);
+    }
+  } finally {
+    writer.abort();
+    await handle.close();
+    zip.close();
+  }
+  writer.finish();
+}
+
+function corrupt(file: string, error: unknown, entry?: string): PackageError {
+  const msg = error instanceof Error ? error.message : String(error);
+  if (/absolute path|invalid relative path|invalid characters/.test(msg)) {
+    return new PackageError('E_PKG_BAD_PATH', `archive ${file} has an entry with an unsafe name: ${msg}`, { hint: 'the archive is broken or hostile; rebuild it from a trusted llama.cpp build', cause: error });
+  }
+  const where = entry ? ` (entry ${JSON.stringify(entry)})` : '';
+  return new PackageError('E_PKG_CORRUPT', `archive ${file} is corrupt or truncated${where}: ${msg}`, {
+    hint: 'the copy or download was probably interrupted; provide the archive again',
+    cause: error,
+    details: entry ? { entry } : undefined,
+  });
+}

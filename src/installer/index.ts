@@ -1,0 +1,6 @@
+/** The installer's public surface (boot, status and the CLI use only this). */
+export { installPackage } from './install.js';
+export { installOnBoot } from './on-boot.js';
+export { readInstalledMarker } from './marker.js';
+export { rollback, type RollbackOutcome } from './rollback.js';
+export type { ArchiveFormat, InstallOutcome, InstalledMarker, ManifestEntry } from './types.js';

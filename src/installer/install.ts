@@ -1,0 +1,152 @@
+/**
+ * installPackage: the whole install, in the order of issue 3 — validate,
+ * cache (hash), idempotency check, extract to staging, normalise, smoke-test,
+ * marker + links, atomic activation, prune. Everything before activation
+ * happens in a staging directory, so a failure or a SIGKILL leaves the active
+ * install untouched; the next run removes what a killed run left.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { CannotCreateError, PackageError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { activate, pruneReleases, readActive, removeLeftovers } from './activate.js';
+import { cacheArchive, removeCached } from './cache.js';
+import { statfsFreeBytes } from './disk.js';
+import { extractArchive } from './extract.js';
+import { normaliseLayout } from './layout.js';
+import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
+import { acquireInstallLock } from './lock.js';
+import { buildManifest, firstDifference } from './manifest.js';
+import { readInstalledMarker, writeMarker } from './marker.js';
+import { ttyProgress } from './progress.js';
+import { parseVersion, smokeTest } from './smoke-test.js';
+import { inspectSource } from './source.js';
+import { CONVENIENCE_LINKS, type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
+
+export async function installPackage(o: InstallOptions): Promise<InstallOutcome> {
+  const started = Date.now();
+  const log = o.log.bindings().step === 'install' ? o.log : o.log.child({ step: 'install' });
+  const env = o.env ?? process.env;
+  const { paths } = o;
+  const freeBytes = o.freeBytes ?? statfsFreeBytes;
+  const progress = o.onProgress ?? ttyProgress();
+  const reserve = DEFAULT_RESERVE_BYTES;
+  const maxBytes = parseMaxBytes(env);
+
+  log.info({ phase: 'validate', pkg: o.pkgPath }, `checking package ${o.pkgPath}`);
+  const source = await inspectSource(o.pkgPath, log);
+  log.info({ phase: 'validate', pkg: source.path, format: source.format, bytes: source.size }, `package is a ${source.format} archive of ${formatBytes(source.size)}`);
+
+  for (const dir of [paths.root, paths.releases]) {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw new CannotCreateError('E_ROOT_DIR', `cannot create ${dir}: ${(error as Error).message}`, { hint: 'check INFER_ENTRY_ROOT and its permissions', cause: error });
+    }
+  }
+  const lock = await acquireInstallLock(paths.installLock, log, { waitMs: o.lockWaitMs, signal: o.signal });
+  let staging: string | null = null;
+  let cacheFile: string | null = null;
+  try {
+    await removeLeftovers(paths, log);
+    const cached = await cacheArchive({ source, cacheDir: paths.cache, log, freeBytes, reserve, signal: o.signal, onProgress: progress && ((d, t) => progress('hash+copy', d, t)) });
+    cacheFile = cached.file;
+    const done = (status: InstallOutcome['status'], releaseDir: string, entries: number, bytes: number): InstallOutcome => ({
+      status,
+      sha256: cached.sha256,
+      archiveName: source.name,
+      format: source.format,
+      releaseDir,
+      durationMs: Date.now() - started,
+      entries,
+      bytes,
+    });
+
+    const current = await readInstalledMarker(paths);
+    if (current && current.sha256 === cached.sha256 && !o.force) {
+      const difference = Array.isArray(current.manifest) ? await firstDifference(paths.install, current.manifest) : 'the install has no manifest (made by an older installer)';
+      if (difference === null) {
+        await pruneReleases(paths, log);
+        const active = await readActive(paths);
+        const releaseDir = active?.kind === 'release' ? path.join(paths.releases, active.name) : paths.install;
+        log.info({ phase: 'idempotency', sha256: cached.sha256, release: releaseDir }, `already installed: ${source.name} (sha256 ${cached.sha256.slice(0, 12)}) is active and intact`);
+        return done('already-installed', releaseDir, current.entries, current.bytes);
+      }
+      log.warn({ phase: 'idempotency', difference }, `installed tree is damaged (${difference}); reinstalling from the cache`);
+    } else if (current && current.sha256 === cached.sha256) {
+      log.info({ phase: 'idempotency' }, '--force: reinstalling the same archive');
+    }
+
+    staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const extracted = path.join(staging, 'x');
+    await mkdir(extracted, { recursive: true });
+    const result = await extractArchive({
+      file: cached.file,
+      size: source.size,
+      format: source.format,
+      into: extracted,
+      spaceDir: paths.releases,
+      maxBytes,
+      reserve,
+      freeBytes,
+      log,
+      signal: o.signal,
+      onProgress: progress && ((d, t) => progress('extract', d, t)),
+    });
+    log.info({ phase: 'extract', entries: result.entries, bytes: result.bytes }, `extracted ${result.entries} entries, ${formatBytes(result.bytes)}`);
+
+    const layout = await normaliseLayout(extracted, staging, result.links);
+    log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
+
+    log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
+    const versionOutput = await smokeTest(layout.tree, env, o.smokeTimeoutMs, o.signal);
+    const serverVersion = parseVersion(versionOutput);
+    log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
+
+    const release = await releaseName(paths.releases, cached.sha256);
+    for (const [link, shim] of Object.entries(CONVENIENCE_LINKS)) {
+      const at = path.join(layout.tree, link);
+      await rm(at, { force: true, recursive: true });
+      await symlink(path.join(paths.shims, shim), at);
+    }
+    const marker: InstalledMarker & { llama_server_version?: string } = {
+      archive_name: source.name,
+      sha256: cached.sha256,
+      installed_at_unix: Math.floor(Date.now() / 1000),
+      size: source.size,
+      source_path: source.path,
+      format: source.format,
+      entries: result.entries,
+      bytes: result.bytes,
+      installer_version: VERSION,
+      duration_ms: Date.now() - started,
+      release,
+      ...(serverVersion ? { llama_server_version: serverVersion } : {}),
+      manifest: await buildManifest(layout.tree),
+    };
+    await writeMarker(layout.tree, marker);
+    const releaseDir = path.join(paths.releases, release);
+    await rename(layout.tree, releaseDir);
+
+    const previous = await activate(paths, release, log);
+    log.info({ phase: 'activate', release: releaseDir, previous }, `activated ${paths.install} -> ${path.relative(paths.root, releaseDir)}`);
+    await rm(staging, { recursive: true, force: true });
+    staging = null;
+    await pruneReleases(paths, log);
+    return done('installed', releaseDir, result.entries, result.bytes);
+  } catch (error) {
+    // a package we refused is not worth keeping in the cache
+    if (error instanceof PackageError && cacheFile) await removeCached(cacheFile).catch(() => undefined);
+    throw error;
+  } finally {
+    if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    await lock.release();
+  }
+}
+
+async function releaseName(releases: string, sha256: string): Promise<string> {
+  const base = sha256.slice(0, 16);
+  const taken = await lstat(path.join(releases, base)).then(() => true, () => false);
+  return taken ? `${base}-${Date.now().toString(36)}` : base;
+}

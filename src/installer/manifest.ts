@@ -1,0 +1,58 @@
+/**
+ * The manifest makes "already installed" cheap and honest: every extracted
+ * entry with its kind, size, mode, mtime and link target, compared with lstat
+ * only (no hashing), so a warm boot costs one hash of the archive plus a
+ * directory walk.
+ */
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { CONVENIENCE_LINKS, MARKER_FILE, type ManifestEntry } from './types.js';
+
+const EXCLUDED_AT_ROOT = new Set([MARKER_FILE, ...Object.keys(CONVENIENCE_LINKS)]);
+
+export async function buildManifest(tree: string): Promise<ManifestEntry[]> {
+  const out: ManifestEntry[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const names = (await readdir(path.join(tree, rel))).sort();
+    for (const name of names) {
+      if (rel === '' && EXCLUDED_AT_ROOT.has(name)) continue;
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const abs = path.join(tree, r);
+      const st = await lstat(abs);
+      if (st.isSymbolicLink()) out.push({ path: r, type: 'symlink', target: await readlink(abs) });
+      else if (st.isDirectory()) {
+        out.push({ path: r, type: 'dir', mode: st.mode & 0o7777 });
+        await walk(r);
+      } else out.push({ path: r, type: 'file', size: st.size, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs });
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** The first way the tree differs from the manifest, or null when it is intact. */
+export async function firstDifference(tree: string, manifest: ManifestEntry[]): Promise<string | null> {
+  for (const e of manifest) {
+    const abs = path.join(tree, e.path);
+    let st;
+    try {
+      st = await lstat(abs);
+    } catch {
+      return `${e.path} is missing`;
+    }
+    if (e.type === 'symlink') {
+      if (!st.isSymbolicLink()) return `${e.path} is no longer a symlink`;
+      const target = await readlink(abs);
+      if (target !== e.target) return `${e.path} points at ${target} instead of ${e.target}`;
+    } else if (e.type === 'dir') {
+      if (!st.isDirectory()) return `${e.path} is no longer a directory`;
+      if ((st.mode & 0o7777) !== e.mode) return `${e.path} has mode ${(st.mode & 0o7777).toString(8)} instead of ${e.mode.toString(8)}`;
+    } else {
+      if (!st.isFile()) return `${e.path} is no longer a regular file`;
+      if (st.size !== e.size) return `${e.path} has ${st.size} bytes instead of ${e.size}`;
+      if ((st.mode & 0o7777) !== e.mode) return `${e.path} has mode ${(st.mode & 0o7777).toString(8)} instead of ${e.mode.toString(8)}`;
+      if (st.mtimeMs !== e.mtimeMs) return `${e.path} was modified after the install`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,43 @@
+/** `infer-entry rollback`: re-activate the release that was active before the last install (a second rollback undoes the first). */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { MissingInputError, PackageError } from '../errors.js';
+import type { Paths } from '../paths.js';
+import { activate, readActive, rollbackTarget } from './activate.js';
+import { acquireInstallLock } from './lock.js';
+import { readMarkerIn } from './marker.js';
+import type { InstalledMarker } from './types.js';
+
+export interface RollbackOutcome {
+  releaseDir: string;
+  /** The release that was active and is now the rollback target. */
+  from: string | null;
+  marker: InstalledMarker | null;
+}
+
+export async function rollback(o: { paths: Paths; log: Logger; lockWaitMs?: number; signal?: AbortSignal }): Promise<RollbackOutcome> {
+  const { paths } = o;
+  const log = o.log.bindings().step === 'install' || o.log.bindings().step === 'rollback' ? o.log : o.log.child({ step: 'rollback' });
+  const lock = await acquireInstallLock(paths.installLock, log, { waitMs: o.lockWaitMs, signal: o.signal });
+  try {
+    const target = await rollbackTarget(paths);
+    if (!target) {
+      throw new MissingInputError('E_NO_PREVIOUS', `no previous release to roll back to in ${paths.releases}`, {
+        hint: 'rollback needs an earlier install on this machine; install the package you want with `infer-entry install --pkg PATH`',
+      });
+    }
+    const releaseDir = path.join(paths.releases, target);
+    const server = await stat(path.join(releaseDir, 'bin', 'llama-server')).catch(() => null);
+    if (!server?.isFile()) {
+      throw new PackageError('E_ROLLBACK_BROKEN', `previous release ${releaseDir} has no bin/llama-server`, { hint: 'reinstall the package you want with `infer-entry install --pkg PATH`' });
+    }
+    const before = await readActive(paths);
+    const from = await activate(paths, target, log);
+    const marker = await readMarkerIn(releaseDir);
+    log.info({ release: releaseDir, from, archive: marker?.archive_name }, `rolled back ${paths.install} -> ${path.relative(paths.root, releaseDir)}`);
+    return { releaseDir, from: from ?? (before?.kind === 'release' ? before.name : null), marker };
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Writes archive entries into the staging directory. Both readers (tar, zip)
+ * feed it, so the safety rules live in one place: no write follows a symlink
+ * (parents are checked against the links we created, files are opened with
+ * O_EXCL|O_NOFOLLOW), no setuid/setgid, no foreign owners (we never chown), the
+ * byte count is what we wrote, and the size limit is enforced as we go.
+ */
+import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, symlinkSync, unlinkSync, writeSync, chmodSync, fchmodSync } from 'node:fs';
+import path from 'node:path';
+import { PackageError } from '../errors.js';
+import { formatBytes } from './limits.js';
+import { checkLinksStayInside, hostile, safeEntryPath } from './entry-guard.js';
+import { ENV } from '../env.js';
+
+type Kind = 'file' | 'dir' | 'symlink';
+
+export interface TreeWriterLimits {
+  maxBytes: number;
+}
+
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export class TreeWriter {
+  readonly root: string;
+  private readonly kinds = new Map<string, Kind>();
+  readonly links = new Map<string, string>();
+  private readonly dirModes = new Map<string, number>();
+  entries = 0;
+  bytes = 0;
+  private fd: number | null = null;
+  private current = '';
+
+  constructor(root: string, private readonly limits: TreeWriterLimits) {
+    this.root = root;
+  }
+
+  private abs(rel: string): string {
+    return path.join(this.root, rel);
+  }
+
+  /** Parents exist as real directories we created (never through a symlink or a file). */
+  private ensureParents(rel: string, name: string): void {
+    const parts = rel.split('/');
+    let cur = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
+      const kind = this.kinds.get(cur);
+      if (kind === 'dir') continue;
+      if (kind === 'symlink') throw hostile('E_PKG_THROUGH_LINK', name, `would be written through the symlink ${JSON.stringify(cur)}`);
+      if (kind === 'file') throw hostile('E_PKG_BAD_PATH', name, `needs ${JSON.stringify(cur)} to be a directory, but it is a file`);
+      mkdirSync(this.abs(cur), { mode: 0o755 });
+      this.kinds.set(cur, 'dir');
+    }
+  }
+
+  /** Remove an earlier entry of the same name (tar semantics: the last one wins), never a directory. */
+  private replace(rel: string, name: string): void {
+    const kind = this.kinds.get(rel);
+    if (kind === undefined) return;
+    if (kind === 'dir') throw hostile('E_PKG_BAD_PATH', name, 'replaces a directory of the same name');
+    unlinkSync(this.abs(rel));
+    this.kinds.delete(rel);
+    this.links.delete(rel);
+  }
+
+  dir(name: string, mode: number): void {
+    const rel = safeEntryPath(name);
+    this.entries++;
+    if (rel === '') return;
+    this.ensureParents(rel, name);
+    const kind = this.kinds.get(rel);
+    if (kind === 'symlink' || kind === 'file') throw hostile('E_PKG_BAD_PATH', name, 'is a directory where an earlier entry put a file or link');
+    if (kind === undefined) {
+      mkdirSync(this.abs(rel), { mode: 0o755 });
+      this.kinds.set(rel, 'dir');
+    }
+    this.dirModes.set(rel, (mode & 0o777) | 0o700);
+  }
+
+  beginFile(name: string, mode: number): void {
+    const rel = safeEntryPath(name);
+    if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a file without a name');
+    this.ensureParents(rel, name);
+    this.replace(rel, name);
+    // 0o777 drops setuid, setgid and sticky; owner rw keeps the tree removable and upgradable.
+    this.fd = openSync(this.abs(rel), OPEN_FLAGS, (mode & 0o777) | 0o600);
+    this.kinds.set(rel, 'file');
+    this.current = name;
+    this.entries++;
+  }
+
+  write(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limits.maxBytes) {
+      throw new PackageError('E_PKG_TOO_BIG', `archive expands to more than ${formatBytes(this.limits.maxBytes)} (stopped at entry ${JSON.stringify(this.current)})`, {
+        hint: `this looks like a decompression bomb; if the package is really that big, raise ${ENV.PKG_MAX_BYTES}`,
+        details: { entry: this.current, maxBytes: this.limits.maxBytes },
+      });
+    }
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd!, chunk, off, chunk.length - off);
+  }
+
+  endFile(mode: number): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      // the umask may have removed bits the archive asked for
+      fchmodSync(fd, (mode & 0o777) | 0o600);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  symlink(name: string, target: string): void {
+    const rel = safeEntryPath(name);
+    if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a symlink without a name');
+    if (target === '' || target.includes('\0')) throw hostile('E_PKG_BAD_LINK', name, 'is a symlink with an empty or invalid target');
+    if (target.startsWith('/')) throw hostile('E_PKG_LINK_OUTSIDE', name, `is a symlink to the absolute path ${JSON.stringify(target)}`);
+    this.ensureParents(rel, name);
+    this.replace(rel, name);
+    symlinkSync(target, this.abs(rel));
+    this.kinds.set(rel, 'symlink');
+    this.links.set(rel, target);
+    this.entries++;
+  }
+
+  hardlink(name: string, target: string): void {
+    const rel = safeEntryPath(name);
+    let to: string;
+    try {
+      to = safeEntryPath(target);
+    } catch {
+      throw hostile('E_PKG_LINK_OUTSIDE', name, `is a hard link to ${JSON.stringify(target)}, outside the install tree`);
+    }
+    if (this.kinds.get(to) !== 'file') throw hostile('E_PKG_BAD_LINK', name, `is a hard link to ${JSON.stringify(target)}, which is not a file extracted earlier`);
+    this.ensureParents(rel, name);
+    this.replace(rel, name);
+    linkSync(this.abs(to), this.abs(rel));
+    this.kinds.set(rel, 'file');
+    this.entries++;
+  }
+
+  /** After the last entry: links must stay inside (checked on the whole map), directory modes applied. */
+  finish(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    if (this.entries === 0) throw new PackageError('E_PKG_EMPTY_ARCHIVE', 'archive contains no entries', { hint: 'provide a llama.cpp build archive with bin/llama-server' });
+    checkLinksStayInside(this.links);
+    for (const [rel, mode] of this.dirModes) chmodSync(this.abs(rel), mode);
+  }
+
+  /** Closes a file left open by an error. */
+  abort(): void {
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already failing
+      }
+      this.fd = null;
+    }
+  }
+
+  /** Is `rel` in the tree, and of what kind (for layout detection without touching the disk). */
+  kindOf(rel: string): Kind | undefined {
+    return this.kinds.get(rel);
+  }
+}
+
+export function lstatKind(p: string): Kind | 'other' | null {
+  try {
+    const st = lstatSync(p);
+    return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,71 @@
+import { lstat, readFile, readlink, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { installPackage, readInstalledMarker } from '../../src/installer/index.js';
+import { silentLogger } from '../../src/log.js';
+import { FORMATS, LAYOUTS, extensionOf, layoutEntries, writeArchive } from '../fixtures/installer/archive-builder.js';
+import { tempRoot, type TempRoot } from '../fixtures/installer/temp-root.js';
+
+let t: TempRoot;
+beforeEach(async () => {
+  t = await tempRoot();
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+describe('every format × every accepted layout', () => {
+  for (const format of FORMATS) {
+    for (const layout of LAYOUTS) {
+      it(`${format} / ${layout}: bin/llama-server with its libraries, symlinks and exec bits kept`, async () => {
+        const pkg = await writeArchive(path.join(t.dir, `llama-${layout}${extensionOf(format)}`), format, layoutEntries(layout));
+        const outcome = await installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env });
+        expect(outcome.status).toBe('installed');
+        expect(outcome.format).toBe(format);
+
+        const bin = path.join(t.paths.install, 'bin');
+        expect((await stat(path.join(bin, 'llama-server'))).mode & 0o111).not.toBe(0);
+        expect((await stat(path.join(bin, 'llama-cli'))).mode & 0o777).toBe(0o755);
+        expect((await stat(path.join(bin, 'libllama.so.0'))).mode & 0o777).toBe(0o644);
+        expect(await readlink(path.join(bin, 'libllama.so'))).toBe('libllama.so.0');
+        expect(await readlink(path.join(bin, 'libggml-base.so'))).toBe('libggml-base.so.0');
+
+        // the install path is a relative link into the releases directory
+        expect((await lstat(t.paths.install)).isSymbolicLink()).toBe(true);
+        expect(await readlink(t.paths.install)).toBe(path.join('.llama-cpp-releases', path.basename(outcome.releaseDir)));
+
+        const marker = await readInstalledMarker(t.paths);
+        expect(marker).toMatchObject({ archive_name: path.basename(pkg), sha256: outcome.sha256, format, entries: outcome.entries, bytes: outcome.bytes, source_path: pkg });
+        expect(typeof marker!.installed_at_unix).toBe('number');
+        expect(typeof marker!.duration_ms).toBe("number");
+        expect(marker!.manifest.some((e) => e.path === 'bin/llama-server')).toBe(true);
+
+        // the cached copy is kept and equals the source
+        expect(await readFile(path.join(t.paths.cache, path.basename(pkg)))).toEqual(await readFile(pkg));
+
+        // convenience links point at the shims (they may dangle here)
+        expect(await readlink(path.join(t.paths.install, 'get-llama-cpp-pkg.sh'))).toBe(path.join(t.paths.shims, 'install-llama-cpp-pkg.sh'));
+        expect(await readlink(path.join(t.paths.install, 'check-and-run-llama-cpp.sh'))).toBe(path.join(t.paths.shims, 'check-and-run-llama-cpp.sh'));
+      });
+    }
+  }
+
+  it('never keeps the archive\'s owners and drops setuid/setgid (even when installing as root)', async () => {
+    const entries = layoutEntries('documented').map((e) =>
+      e.type === 'file' && e.path === 'bin/llama-server' ? { ...e, mode: 0o6755, uid: 4242 } : e.type === 'file' ? { ...e, uid: 4242 } : e,
+    );
+    const pkg = await writeArchive(path.join(t.dir, 'owned.tar'), 'tar', entries);
+    await installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env });
+    const st = await stat(path.join(t.paths.install, 'bin', 'llama-server'));
+    expect(st.mode & 0o7777).toBe(0o755);
+    expect(st.uid).toBe(process.getuid!());
+    expect(st.gid).toBe(process.getgid!());
+    expect((await stat(path.join(t.paths.install, 'README.md'))).uid).toBe(process.getuid!());
+  });
+
+  it('a misnamed archive is installed by its content (a .zip that is really a tar.gz)', async () => {
+    const pkg = await writeArchive(path.join(t.dir, 'llama.zip'), 'tar.gz', layoutEntries('documented'));
+    const outcome = await installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env });
+    expect(outcome.format).toBe('tar.gz');
+  });
+});
