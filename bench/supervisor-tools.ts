@@ -1,0 +1,167 @@
+/**
+ * The three supervisors the benchmark compares, behind one interface: start N fake
+ * llama-servers, tell the supervisor process's pid, stop. Each writes the servers'
+ * stdout/stderr to files in its own temp dir, as each would in a container.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { DEFAULT_SUPERVISION } from '../src/config/defaults.js';
+import type { InstanceSpec, SupervisionSettings } from '../src/config/types.js';
+
+export interface BenchInstance {
+  name: string;
+  port: number;
+  env: Record<string, string>;
+}
+
+export interface RunningTool {
+  /** The supervisor process whose RSS/CPU is measured. */
+  pid: number;
+  /** File holding the instance's stdout (and, for infer-entry, stderr too). */
+  stdoutFile(name: string): string;
+  stderrFile(name: string): string;
+  /** infer-entry only: transition events as they arrive. */
+  transitions: { instance: string; to: string; at: number; pid: number | null }[];
+  stop(): Promise<void>;
+}
+
+export interface Tool {
+  name: string;
+  /** null when usable, else why not. */
+  unavailable(): string | null;
+  start(instances: BenchInstance[], dir: string, fakeServer: string): Promise<RunningTool>;
+}
+
+const exitOf = (child: ChildProcess) =>
+  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+
+export function inferEntry(driverJs: string, supervision: Partial<SupervisionSettings> = {}): Tool {
+  return {
+    name: 'infer-entry',
+    unavailable: () => (existsSync(driverJs) ? null : `${driverJs} missing: run npm run build`),
+    async start(instances, dir, fakeServer) {
+      const specs: InstanceSpec[] = instances.map((i) => {
+        const args = [fakeServer, '--host', '127.0.0.1', '--port', String(i.port)];
+        return {
+          name: i.name,
+          enabled: true,
+          executable: process.execPath,
+          args,
+          env: i.env,
+          envRemove: [],
+          host: '127.0.0.1',
+          probeHost: '127.0.0.1',
+          port: i.port,
+          model: undefined,
+          secrets: [],
+          logFile: path.join(dir, `${i.name}.log`),
+          supervision: { ...DEFAULT_SUPERVISION, ...supervision },
+          fingerprint: createHash('sha256').update(JSON.stringify([args, i.env])).digest('hex'),
+        };
+      });
+      const specFile = path.join(dir, 'specs.json');
+      writeFileSync(specFile, JSON.stringify(specs));
+      const { openSync } = await import('node:fs');
+      const child = spawn(process.execPath, [driverJs, specFile], { stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
+      const transitions: RunningTool['transitions'] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => transitions.push(JSON.parse(line)));
+      return {
+        pid: child.pid!,
+        stdoutFile: (name) => path.join(dir, `${name}.log`),
+        stderrFile: (name) => path.join(dir, `${name}.log`),
+        transitions,
+        async stop() {
+          child.kill('SIGTERM');
+          await exitOf(child);
+        },
+      };
+    },
+  };
+}
+
+export function supervisord(): Tool {
+  return {
+    name: 'supervisord',
+    unavailable: () => (existsSync('/usr/bin/supervisord') ? null : 'supervisord not installed (apt-get install -y supervisor)'),
+    async start(instances, dir, fakeServer) {
+      const programs = instances.map((i) =>
+        [
+          `[program:${i.name}]`,
+          `command=${process.execPath} ${fakeServer} --host 127.0.0.1 --port ${i.port}`,
+          'autorestart=true',
+          'startsecs=1',
+          'stopasgroup=true',
+          'killasgroup=true',
+          `stdout_logfile=${path.join(dir, `${i.name}.out`)}`,
+          `stderr_logfile=${path.join(dir, `${i.name}.err`)}`,
+          'stdout_logfile_maxbytes=0',
+          'stderr_logfile_maxbytes=0',
+          Object.keys(i.env).length > 0 ? `environment=${Object.entries(i.env).map(([k, v]) => `${k}="${v}"`).join(',')}` : '',
+        ].join('\n'),
+      );
+      const conf = path.join(dir, 'supervisord.conf');
+      writeFileSync(
+        conf,
+        [
+          '[supervisord]',
+          `logfile=${path.join(dir, 'supervisord.log')}`,
+          `pidfile=${path.join(dir, 'supervisord.pid')}`,
+          'nodaemon=true',
+          `childlogdir=${dir}`,
+          ...programs,
+          '',
+        ].join('\n'),
+      );
+      const child = spawn('/usr/bin/supervisord', ['-n', '-c', conf], { stdio: 'ignore' });
+      return {
+        pid: child.pid!,
+        stdoutFile: (name) => path.join(dir, `${name}.out`),
+        stderrFile: (name) => path.join(dir, `${name}.err`),
+        transitions: [],
+        async stop() {
+          child.kill('SIGTERM');
+          await exitOf(child);
+        },
+      };
+    },
+  };
+}
+
+export function pm2(pm2Bin: string | undefined): Tool {
+  return {
+    name: 'pm2',
+    unavailable: () => (pm2Bin && existsSync(pm2Bin) ? null : 'PM2 not found: npm install --prefix /tmp/pm2 pm2 and set INFER_ENTRY_BENCH_PM2=/tmp/pm2/node_modules/pm2/bin/pm2'),
+    async start(instances, dir, fakeServer) {
+      const home = path.join(dir, 'pm2-home');
+      const env = { ...process.env, PM2_HOME: home };
+      const apps = instances.map((i) => ({
+        name: i.name,
+        script: process.execPath,
+        args: [fakeServer, '--host', '127.0.0.1', '--port', String(i.port)],
+        interpreter: 'none',
+        exec_mode: 'fork',
+        autorestart: true,
+        env: i.env,
+        out_file: path.join(dir, `${i.name}.out`),
+        error_file: path.join(dir, `${i.name}.err`),
+        merge_logs: true,
+      }));
+      const eco = path.join(dir, 'ecosystem.config.cjs');
+      writeFileSync(eco, `module.exports = ${JSON.stringify({ apps })};\n`);
+      execFileSync(process.execPath, [pm2Bin!, 'start', eco], { env, stdio: 'ignore' });
+      const pid = Number(readFileSync(path.join(home, 'pm2.pid'), 'utf8').trim());
+      return {
+        pid,
+        stdoutFile: (name) => path.join(dir, `${name}.out`),
+        stderrFile: (name) => path.join(dir, `${name}.err`),
+        transitions: [],
+        async stop() {
+          execFileSync(process.execPath, [pm2Bin!, 'kill'], { env, stdio: 'ignore' });
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Failure classification of a start or exit, from the exit status and the
+ * last output lines. Patterns follow llama-server's and ggml's own messages
+ * (common/arg.cpp, tools/server/server.cpp, ggml-cuda) and the dynamic loader's.
+ */
+import type { FailureClass } from './types.js';
+
+interface Rule {
+  class: FailureClass;
+  patterns: RegExp[];
+}
+
+// Order matters: an out-of-memory load also prints "failed to load model", so OOM is checked first.
+const RULES: Rule[] = [
+  {
+    class: 'missing-library',
+    patterns: [/error while loading shared libraries/i, /cannot open shared object file/i, /failed to execute .*: no such file/i],
+  },
+  {
+    class: 'bad-argument',
+    patterns: [/error: invalid argument/i, /unknown argument/i, /error while handling argument/i, /error: unknown value for/i, /invalid value for /i],
+  },
+  {
+    class: 'port-in-use',
+    patterns: [/couldn'?t bind http server socket/i, /address already in use/i, /EADDRINUSE/],
+  },
+  {
+    class: 'out-of-memory',
+    patterns: [
+      /out of memory/i,
+      /cudaMalloc failed/i,
+      /unable to allocate .* buffer/i,
+      /failed to allocate .*buffer/i,
+      /std::bad_alloc/,
+      /cannot allocate memory/i,
+    ],
+  },
+  {
+    class: 'model-load-failed',
+    patterns: [
+      /failed to load model/i,
+      /error loading model/i,
+      /unable to load model/i,
+      /llama_model_load: error/i,
+      /gguf_init_from_file.*failed/i,
+      /failed to open gguf/i,
+      /invalid magic/i,
+    ],
+  },
+];
+
+/** Classes a restart cannot fix: the instance goes to `failed` after at most a couple of tries. */
+export const NON_FIXABLE: ReadonlySet<FailureClass> = new Set<FailureClass>(['bad-argument', 'port-in-use', 'missing-library', 'model-load-failed']);
+
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * Status 0, or ended by SIGTERM: llama-server installs its SIGTERM handler only after the model
+ * loaded, so during loading SIGTERM kills it by default (status 143). Both are a clean stop.
+ */
+export function isCleanExit(status: ExitStatus): boolean {
+  return status.code === 0 || status.code === 143 || status.signal === 'SIGTERM';
+}
+
+/**
+ * Returns null for a clean exit (see isCleanExit).
+ * Exit 126/127 without a recognisable message means the executable itself could not be run.
+ */
+export function classifyExit(status: ExitStatus, lastLines: readonly string[]): FailureClass | null {
+  const text = lastLines.join('\n');
+  for (const rule of RULES) {
+    if (rule.patterns.some((pattern) => pattern.test(text))) return rule.class;
+  }
+  if (isCleanExit(status)) return null;
+  if (status.signal !== null) return 'killed';
+  if (status.code === 126 || status.code === 127) return 'missing-library';
+  return 'crashed';
+}

@@ -1,0 +1,79 @@
+/**
+ * Every side effect of the supervisor behind one injectable interface: tests
+ * swap the clock, the probe, the file checks or spawn without touching the logic.
+ */
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { checkInstanceFiles } from '../config/check-files.js';
+import type { ConfigProblem, InstanceSpec } from '../config/types.js';
+import { isPortFree } from './port-free.js';
+import { runningGroupMembers } from './group-members.js';
+import { httpProbe, type ProbeRequest, type ProbeResult } from './probe.js';
+
+export interface SupervisorDeps {
+  spawn(command: string, args: string[], options: SpawnOptions): ChildProcess;
+  /** process.kill semantics: a negative pid signals the process group. */
+  kill(pid: number, signal: NodeJS.Signals | 0): void;
+  now(): number;
+  random(): number;
+  probe(request: ProbeRequest): Promise<ProbeResult>;
+  /** src/config/check-files.ts: missing model or executable (fail the start), unusable log file (warn). */
+  checkFiles(spec: InstanceSpec): Promise<ConfigProblem[]>;
+  portFree(host: string, port: number): Promise<boolean>;
+  /** Running (non-zombie) members of a process group; null when unknown. */
+  groupMembers(pgid: number): number | null;
+  /**
+   * Absolute path of util-linux `setpriv`, used as `setpriv --pdeathsig KILL -- exe args` so the
+   * kernel kills each server when the supervisor dies, even by SIGKILL. null: spawn directly.
+   */
+  setpriv: string | null;
+}
+
+const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'];
+
+export function findSetpriv(env: NodeJS.ProcessEnv = process.env): string | null {
+  const dirs = (env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, 'setpriv'));
+  for (const candidate of [...SETPRIV_CANDIDATES, ...dirs]) {
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // try the next one
+    }
+  }
+  return null;
+}
+
+export function defaultDeps(env: NodeJS.ProcessEnv = process.env): SupervisorDeps {
+  return {
+    spawn: nodeSpawn,
+    kill: (pid, signal) => {
+      process.kill(pid, signal);
+    },
+    now: () => Date.now(),
+    random: Math.random,
+    probe: httpProbe,
+    // PATH for a bare executable name is the children's PATH.
+    checkFiles: (spec) => checkInstanceFiles(spec, { env }),
+    portFree: isPortFree,
+    groupMembers: runningGroupMembers,
+    setpriv: findSetpriv(env),
+  };
+}
+
+/** Resolves after ms, or rejects with the signal's reason when aborted. Uses the global timer so fake timers apply. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

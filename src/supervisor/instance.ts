@@ -1,0 +1,315 @@
+/**
+ * One supervised llama-server: spawn → probe → ready → liveness, exits,
+ * restarts with backoff, stops. The state itself is only written through
+ * InstanceStateMachine; this file decides *when*.
+ */
+import type { Logger } from 'pino';
+import type { ConfigProblem, InstanceSpec } from '../config/types.js';
+import { redactArgv } from '../redact.js';
+import { terminateGroup, watchExit, type Exited } from './child-exit.js';
+import { classifyExit, isCleanExit } from './classify.js';
+import { delay, type SupervisorDeps } from './deps.js';
+import { InstanceOutput } from './instance-output.js';
+import { canTransition, InstanceStateMachine, type TransitionDetails } from './instance-state.js';
+import { monitorHealth } from './monitor.js';
+import { childEnv, signalGroup, spawnGroup, waitGroupGone } from './process-group.js';
+import { RestartTracker } from './restart-policy.js';
+import type { ExitInfo, FailureClass, InstanceState, InstanceStatus, ProbeInfo, TransitionEvent } from './types.js';
+
+/** Lines of output kept with an exit for classification and status. */
+const LAST_LINES = 20;
+
+export interface InstanceContext {
+  deps: SupervisorDeps;
+  log: Logger;
+  baseEnv: NodeJS.ProcessEnv;
+  ringLines: number;
+  onTransition(event: TransitionEvent): void;
+  onProbe(instance: string, probe: ProbeInfo): void;
+}
+
+type AttemptOutcome =
+  | { kind: 'stopped' }
+  | { kind: 'precheck'; cls: FailureClass; reason: string }
+  | { kind: 'exited'; pid: number | null; exit: Exited; cls: FailureClass | null; reason: string; wasReady: boolean; killedBy: FailureClass | null };
+
+export class Instance {
+  readonly machine: InstanceStateMachine;
+  readonly output: InstanceOutput;
+  #tracker: RestartTracker;
+  #restarts = 0;
+  #pid: number | null = null;
+  #readyAt: number | null = null;
+  #lastExit: ExitInfo | null = null;
+  #lastProbe: ProbeInfo | null = null;
+  #run: { ctl: AbortController; done: Promise<void>; immediate: boolean } | null = null;
+
+  constructor(
+    public spec: InstanceSpec,
+    public enabled: boolean,
+    private readonly ctx: InstanceContext,
+  ) {
+    const { deps } = ctx;
+    this.machine = new InstanceStateMachine(spec.name, ctx.onTransition, () => deps.now(), () => this.#restarts);
+    this.output = new InstanceOutput(spec.name, ctx.log, ctx.ringLines, () => deps.now(), spec.secrets);
+    this.output.configure(spec.secrets, spec.logFile);
+    this.#tracker = new RestartTracker(spec.supervision, () => deps.random());
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+  get state(): InstanceState {
+    return this.machine.state;
+  }
+
+  updateSpec(spec: InstanceSpec, enabled: boolean): void {
+    this.spec = spec;
+    this.enabled = enabled;
+    this.#tracker.update(spec.supervision);
+    this.output.configure(spec.secrets, spec.logFile);
+  }
+
+  status(): InstanceStatus {
+    const state = this.machine.state;
+    const live = state === 'ready' || state === 'unhealthy';
+    return {
+      name: this.spec.name,
+      state,
+      enabled: this.enabled,
+      pid: this.#pid,
+      host: this.spec.host,
+      port: this.spec.port,
+      uptimeMs: live && this.#readyAt !== null ? Math.max(0, this.ctx.deps.now() - this.#readyAt) : null,
+      restarts: this.#restarts,
+      reason: this.machine.reason,
+      failureClass: this.machine.failureClass,
+      lastExit: this.#lastExit,
+      lastProbe: this.#lastProbe,
+      argv: redactArgv([this.spec.executable, ...this.spec.args], this.spec.secrets),
+    };
+  }
+
+  /** Start from stopped/failed (a no-op while already running). A manual start forgives past crash loops. */
+  start(reason: string): void {
+    if (this.#run !== null) return;
+    this.#tracker.reset();
+    this.#transition('starting', { reason });
+    const ctl = new AbortController();
+    const run = { ctl, immediate: false, done: Promise.resolve() };
+    run.done = this.#supervise(ctl.signal)
+      .catch((error: unknown) => this.#internalError(error))
+      .finally(async () => {
+      // A stopped or failed instance writes nothing more: the log file is complete on disk.
+      await this.output.closeFile();
+      if (this.#run === run) this.#run = null;
+    });
+    this.#run = run;
+  }
+
+  /** Stop and wait until every process of the group is gone. immediate: SIGKILL now (also escalates a stop in progress). */
+  async stop(reason: string, immediate = false): Promise<void> {
+    const run = this.#run;
+    if (run === null) {
+      if (this.machine.state === 'failed') this.#transition('stopped', { reason });
+      return;
+    }
+    if (immediate) {
+      run.immediate = true;
+      if (this.#pid !== null) signalGroup(this.ctx.deps, this.#pid, 'SIGKILL');
+    }
+    if (!run.ctl.signal.aborted) run.ctl.abort(new StopRequest(reason));
+    await run.done;
+  }
+
+  /** A bug or an unexpected error (a throwing file check): never leave a process unsupervised, never crash the daemon. */
+  #internalError(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.ctx.log.error({ step: 'supervise', instance: this.spec.name, err: error }, `supervision of ${this.spec.name} failed: ${message}`);
+    if (this.#pid !== null) signalGroup(this.ctx.deps, this.#pid, 'SIGKILL');
+    this.#pid = null;
+    if (canTransition(this.machine.state, 'failed')) {
+      this.machine.transition('failed', { reason: `internal error: ${message}`, failureClass: 'crashed' });
+    }
+  }
+
+  #transition(to: InstanceState, details: TransitionDetails): void {
+    this.machine.transition(to, { pid: this.#pid, ...details });
+  }
+
+  async #supervise(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const outcome = await this.#attempt(signal);
+      if (outcome.kind === 'stopped') return;
+      if (outcome.kind === 'precheck') {
+        // Nothing was spawned and retrying cannot help: fail at once, no restart storm.
+        this.#transition('failed', { reason: outcome.reason, failureClass: outcome.cls });
+        return;
+      }
+      const { exit, cls, wasReady, killedBy } = outcome;
+      // The events of an exit name the process that exited; status shows no pid from now on.
+      const exitDetails = { pid: outcome.pid, exitCode: exit.code, signal: exit.signal, failureClass: cls };
+      this.#pid = null;
+      if (signal.aborted) {
+        this.#transition('stopped', { reason: stopReason(signal), ...exitDetails });
+        return;
+      }
+      if (!wasReady) this.#tracker.noteUnreadyExit();
+      const policy = this.spec.supervision.restart;
+      const clean = killedBy === null && isCleanExit(exit);
+      if (policy === 'never' || (policy === 'on-failure' && clean)) {
+        this.#transition(clean ? 'stopped' : 'failed', { reason: `${outcome.reason}; restart policy '${policy}'`, ...exitDetails });
+        return;
+      }
+      const decision = this.#tracker.decide(this.ctx.deps.now(), cls);
+      if (!decision.restart) {
+        this.#transition('failed', { reason: `${outcome.reason}; ${decision.reason}`, ...exitDetails });
+        return;
+      }
+      this.#transition('backoff', { reason: `${outcome.reason}; ${decision.reason}`, ...exitDetails });
+      try {
+        await delay(decision.delayMs, signal);
+      } catch {
+        this.#transition('stopped', { reason: stopReason(signal) });
+        return;
+      }
+      this.#restarts += 1;
+      this.#transition('starting', { reason: `restart ${this.#restarts} after ${cls ?? 'exit'}` });
+    }
+  }
+
+  async #attempt(signal: AbortSignal): Promise<AttemptOutcome> {
+    const { deps } = this.ctx;
+    const spec = this.spec;
+    const found = await deps.checkFiles(spec);
+    if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
+    // An unusable log file must not keep a model from serving: the output still reaches the daemon log.
+    for (const p of found.filter(isLogFileProblem)) this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: p.key }, p.message);
+    const problems = found.filter((p) => !isLogFileProblem(p));
+    if (problems.length > 0) {
+      const executable = problems.some((p) => p.key === 'master.llama_cpp_path' || /executable/i.test(p.message));
+      return { kind: 'precheck', cls: executable ? 'missing-library' : 'model-load-failed', reason: problems.map((p) => p.message).join('; ') };
+    }
+    if (!(await deps.portFree(spec.host, spec.port))) {
+      if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
+      return { kind: 'precheck', cls: 'port-in-use', reason: `port ${spec.port} on ${spec.host} is already in use by another process` };
+    }
+    if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
+
+    const child = spawnGroup(deps, spec, childEnv(this.ctx.baseEnv, spec));
+    const exited = watchExit(child, this.output, spec.executable);
+    if (child.pid === undefined) {
+      const exit = await exited;
+      this.#lastExit = this.#exitInfo(exit, 'missing-library');
+      return { kind: 'exited', pid: null, exit, cls: 'missing-library', reason: `cannot execute ${spec.executable}`, wasReady: false, killedBy: null };
+    }
+    const pid = child.pid;
+    this.#pid = pid;
+    this.#readyAt = null;
+    this.ctx.log.debug({ step: 'supervise', instance: spec.name, pid, setpriv: deps.setpriv !== null }, 'spawned');
+
+    const monitorCtl = new AbortController();
+    const stopMonitor = () => monitorCtl.abort();
+    signal.addEventListener('abort', stopMonitor, { once: true });
+    const verdict = monitorHealth({
+      spec,
+      deps,
+      signal: monitorCtl.signal,
+      lastOutputAt: () => this.output.lastOutputAt,
+      subscribeOutput: (onLine) => this.output.follow(() => onLine()),
+      onProbe: (probe) => {
+        this.#lastProbe = probe;
+        this.ctx.onProbe(spec.name, probe);
+      },
+      onReady: () => {
+        this.#readyAt = deps.now();
+        this.#tracker.noteReady();
+        this.#transition('ready', { reason: this.machine.state === 'unhealthy' ? 'health probe passes again' : 'health probe answered 200' });
+      },
+      onUnhealthy: (reason) => this.#transition('unhealthy', { reason }),
+      onStable: () => this.#tracker.noteStable(),
+    });
+    // Listeners on the run's signal are removed after each attempt: a run can span many restarts.
+    let onAbort = () => undefined as void;
+    const aborted = new Promise<'abort'>((resolve) => {
+      onAbort = () => resolve('abort');
+      if (signal.aborted) resolve('abort');
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const first = await Promise.race([exited.then((exit) => ({ exit })), verdict.then((v) => ({ verdict: v })), aborted]);
+    monitorCtl.abort();
+    signal.removeEventListener('abort', stopMonitor);
+    signal.removeEventListener('abort', onAbort);
+    const wasReady = this.#readyAt !== null;
+
+    if (first === 'abort') {
+      const reason = stopReason(signal);
+      this.#transition('stopping', { reason });
+      const exit = await this.#terminate(pid, exited);
+      this.#pid = null;
+      this.#readyAt = null;
+      this.#lastExit = this.#exitInfo(exit, null);
+      this.#transition('stopped', { reason, pid, exitCode: exit.code, signal: exit.signal });
+      return { kind: 'stopped' };
+    }
+    if ('verdict' in first && first.verdict !== null) {
+      const { cls, reason } = first.verdict;
+      this.#transition('stopping', { reason, failureClass: cls });
+      const exit = await this.#terminate(pid, exited);
+      this.#readyAt = null;
+      this.#lastExit = this.#exitInfo(exit, cls);
+      return { kind: 'exited', pid, exit, cls, reason, wasReady, killedBy: cls };
+    }
+    const exit = 'exit' in first ? first.exit : await exited;
+    this.#readyAt = null;
+    // The leader is gone; its group may not be (a CUDA server still exiting holds GPU memory and the
+    // port). Orphaned members get SIGTERM now, SIGKILL after the grace period.
+    signalGroup(deps, pid, 'SIGTERM');
+    await waitGroupGone(deps, pid, spec.supervision.stopGraceMs);
+    const info = this.#exitInfo(exit, undefined);
+    this.#lastExit = info;
+    return { kind: 'exited', pid, exit, cls: info.class, reason: describeExit(exit, info.class), wasReady, killedBy: null };
+  }
+
+  #stoppedBeforeSpawn(signal: AbortSignal): AttemptOutcome {
+    this.#transition('stopped', { reason: stopReason(signal) });
+    return { kind: 'stopped' };
+  }
+
+  #terminate(pid: number, exited: Promise<Exited>): Promise<Exited> {
+    const { deps, log } = this.ctx;
+    return terminateGroup({ deps, log, instance: this.spec.name, pid, exited, graceMs: this.spec.supervision.stopGraceMs, immediate: () => this.#run?.immediate ?? false });
+  }
+
+  #exitInfo(exit: Exited, cls: FailureClass | null | undefined): ExitInfo {
+    const lastLines = this.output.ring.last(LAST_LINES);
+    return {
+      code: exit.code,
+      signal: exit.signal,
+      at: this.ctx.deps.now(),
+      class: cls === undefined ? classifyExit(exit, lastLines) : cls,
+      lastLines,
+    };
+  }
+
+}
+
+class StopRequest extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+function stopReason(signal: AbortSignal): string {
+  return signal.reason instanceof StopRequest ? signal.reason.reason : 'stop requested';
+}
+
+function isLogFileProblem(problem: ConfigProblem): boolean {
+  return /\.log_(file|dir)$/.test(problem.key);
+}
+
+function describeExit(exit: Exited, cls: FailureClass | null): string {
+  const how = exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return cls === null ? how : `${how} (${cls})`;
+}
+

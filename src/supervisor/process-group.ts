@@ -1,0 +1,72 @@
+/**
+ * Spawning a server as its own process group and taking the whole group
+ * down. A llama-server that forks helpers (or a wrapper script) must not leave
+ * anything behind that still holds the port or GPU memory.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { InstanceSpec } from '../config/types.js';
+import { delay, type SupervisorDeps } from './deps.js';
+
+/** Always scrubbed: it turns llama-server into a router child that exits when stdin closes. */
+export const ALWAYS_REMOVED_ENV = ['LLAMA_SERVER_ROUTER_PORT'];
+
+export function childEnv(base: NodeJS.ProcessEnv, spec: InstanceSpec): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, ...spec.env };
+  for (const name of [...ALWAYS_REMOVED_ENV, ...spec.envRemove]) delete env[name];
+  return env;
+}
+
+export function spawnGroup(deps: SupervisorDeps, spec: InstanceSpec, env: NodeJS.ProcessEnv): ChildProcess {
+  const [command, args] = deps.setpriv
+    ? [deps.setpriv, ['--pdeathsig', 'KILL', '--', spec.executable, ...spec.args]]
+    : [spec.executable, spec.args];
+  return deps.spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    windowsHide: true,
+  });
+}
+
+/** Signal every process of the group; false when the group no longer exists. */
+export function signalGroup(deps: SupervisorDeps, pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    deps.kill(-pgid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    // EPERM: a member changed credentials; nothing more we can do from here.
+    return false;
+  }
+}
+
+const GROUP_POLL_MS = 20;
+
+function groupRunning(deps: SupervisorDeps, pgid: number): boolean {
+  if (!signalGroup(deps, pgid, 0)) return false;
+  return deps.groupMembers(pgid) !== 0;
+}
+
+/**
+ * Wait until no process of the group is left, SIGKILLing stragglers after graceMs.
+ * Bounded: returns false when something survives even SIGKILL for killWaitMs more
+ * (a process stuck in the kernel, e.g. in a GPU driver call).
+ */
+export async function waitGroupGone(
+  deps: SupervisorDeps,
+  pgid: number,
+  graceMs: number,
+  killWaitMs = 2_000,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const pollUntil = async (deadline: number) => {
+    while (groupRunning(deps, pgid)) {
+      if (deps.now() >= deadline) return false;
+      await delay(GROUP_POLL_MS, signal);
+    }
+    return true;
+  };
+  if (await pollUntil(deps.now() + graceMs)) return true;
+  signalGroup(deps, pgid, 'SIGKILL');
+  return pollUntil(deps.now() + killWaitMs);
+}

@@ -1,0 +1,194 @@
+/** Reload as a diff, output handling (redaction, log file, floods) and the status surface. */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, silentLogger } from '../../src/log.js';
+import { createSupervisor } from '../../src/supervisor/supervisor.js';
+import type { SupervisorApi } from '../../src/supervisor/types.js';
+import { alive, fakeSpec, freePort, recordTransitions, waitUntil } from '../unit/supervisor/fixtures.js';
+
+let supervisor: SupervisorApi | undefined;
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'infer-entry-sup-logs-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await supervisor?.stopAll({ immediate: true });
+  supervisor = undefined;
+});
+
+function memoryLogger() {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return { log: createLogger({ destination: stream, pretty: false, level: 'debug' }), text: () => chunks.join('') };
+}
+
+describe('reload', () => {
+  it('starts added, stops removed, restarts changed, leaves unchanged and disabled alone', async () => {
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+    supervisor = createSupervisor({ log: silentLogger() });
+    const rec = recordTransitions(supervisor);
+    const keep = fakeSpec('keep', ports[0]!);
+    const change = fakeSpec('change', ports[1]!);
+    const remove = fakeSpec('remove', ports[2]!);
+    const off = fakeSpec('off', ports[3]!, { enabled: false });
+    const first = await supervisor.reload({ file: '<t>', enable: true, instances: [keep, change, remove, off] });
+    expect(first.added.sort()).toEqual(['change', 'keep', 'off', 'remove']);
+    const before = await supervisor.waitSettled(['keep', 'change', 'remove', 'off']);
+    expect(before.map((s) => s.state)).toEqual(['ready', 'ready', 'ready', 'stopped']);
+    const [keepPid, changePid, removePid] = before.map((s) => s.pid!);
+
+    const changed = fakeSpec('change', ports[1]!, { env: { FAKE_LOAD_MS: '100' } });
+    const added = fakeSpec('added', await freePort());
+    const result = await supervisor.reload({ file: '<t>', enable: true, instances: [keep, changed, off, added] });
+    expect(result).toEqual({ added: ['added'], removed: ['remove'], changed: ['change'], unchanged: ['keep', 'off'] });
+    const after = await supervisor.waitSettled(['keep', 'change', 'added', 'off']);
+    expect(after.map((s) => s.state)).toEqual(['ready', 'ready', 'ready', 'stopped']);
+    expect(after[0]!.pid).toBe(keepPid);
+    expect(after[1]!.pid).not.toBe(changePid);
+    expect(alive(changePid!)).toBe(false);
+    expect(alive(removePid!)).toBe(false);
+    expect(supervisor.get('remove')).toBeUndefined();
+    expect(rec.events.filter((e) => e.instance === 'keep').map((e) => e.to)).toEqual(['starting', 'ready']);
+
+    // A disabled instance is started on request, with a fresh crash counter.
+    const started = await supervisor.start('off');
+    expect(started.state).toBe('starting');
+    expect((await supervisor.waitSettled(['off']))[0]!.state).toBe('ready');
+  });
+
+  it('a shutdown during a reload does not let the reload start anything again', async () => {
+    supervisor = createSupervisor({ log: silentLogger() });
+    const port = await freePort();
+    const slow = { env: { FAKE_IGNORE_SIGTERM: '1' }, supervision: { stopGraceMs: 800 } };
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('c', port, slow)] });
+    const [before] = await supervisor.waitSettled(['c']);
+    const changed = fakeSpec('c', port, { ...slow, env: { ...slow.env, FAKE_LOAD_MS: '10' } });
+    const reload = supervisor.reload({ file: '<t>', enable: true, instances: [changed, fakeSpec('new', await freePort())] });
+    await waitUntil(() => supervisor!.get('c')!.state === 'stopping', 5_000, 'c is stopping for the reload');
+    await supervisor.stopAll();
+    await reload;
+    expect(supervisor.list().map((s) => [s.name, s.state])).toEqual([
+      ['c', 'stopped'],
+      ['new', 'stopped'],
+    ]);
+    expect(alive(before!.pid!)).toBe(false);
+    await expect(supervisor.start('c')).rejects.toMatchObject({ code: 'E_SHUTTING_DOWN' });
+  });
+
+  it('[master] enable = false knows the instances but starts none', async () => {
+    supervisor = createSupervisor({ log: silentLogger() });
+    await supervisor.reload({ file: '<t>', enable: false, instances: [fakeSpec('a', await freePort())] });
+    expect(supervisor.list().map((s) => [s.name, s.state, s.enabled])).toEqual([['a', 'stopped', false]]);
+  });
+
+  it('rejects unknown names with a stable code and aborts waitSettled on request', async () => {
+    supervisor = createSupervisor({ log: silentLogger() });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('a', await freePort(), { env: { FAKE_LOAD_MS: '60000' } })] });
+    await expect(supervisor.start('nope')).rejects.toMatchObject({ code: 'E_UNKNOWN_INSTANCE' });
+    const ctl = new AbortController();
+    const waiting = supervisor.waitSettled(['a'], ctl.signal);
+    ctl.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+  });
+});
+
+describe('output', () => {
+  it('keeps secrets out of logs, status, log files and the child env of the router switch', async () => {
+    const secret = 'sk-very-secret-4242';
+    const logFile = path.join(dir, 'secret.log');
+    const mem = memoryLogger();
+    supervisor = createSupervisor({ log: mem.log, env: { ...process.env, LLAMA_SERVER_ROUTER_PORT: '9999' } });
+    const spec = fakeSpec('a', await freePort(), {
+      env: { LLAMA_API_KEY: secret, FAKE_PRINT_ENV: 'LLAMA_API_KEY,LLAMA_SERVER_ROUTER_PORT' },
+      args: ['--api-key', secret],
+      secrets: [secret],
+      logFile,
+    });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [spec] });
+    await supervisor.waitSettled(['a']);
+    const lines = supervisor.logs('a', 100);
+    expect(lines).toContain('env LLAMA_API_KEY=[redacted]');
+    expect(lines).toContain('env LLAMA_SERVER_ROUTER_PORT=<unset>');
+    await supervisor.stop('a');
+    const status = JSON.stringify(supervisor.list());
+    expect(status).toContain('--api-key');
+    expect(status).not.toContain(secret);
+    expect(mem.text()).toContain('env LLAMA_API_KEY=[redacted]');
+    expect(mem.text()).not.toContain(secret);
+    const file = await readFile(logFile, 'utf8');
+    expect(file).toContain('env LLAMA_API_KEY=[redacted]');
+    expect(file).not.toContain(secret);
+  });
+
+  it('an unusable log file is a warning, not a reason to keep the model down', async () => {
+    const mem = memoryLogger();
+    const notADir = path.join(dir, 'plain-file');
+    await writeFile(notADir, 'x');
+    supervisor = createSupervisor({ log: mem.log });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('a', await freePort(), { logFile: path.join(notADir, 'a.log') })] });
+    const [status] = await supervisor.waitSettled(['a']);
+    expect(status!.state).toBe('ready');
+    expect(mem.text()).toMatch(/"level":40[^\n]*is not a directory/);
+  });
+
+  it('logs every transition as one structured event', async () => {
+    const mem = memoryLogger();
+    supervisor = createSupervisor({ log: mem.log });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('a', await freePort())] });
+    await supervisor.waitSettled(['a']);
+    const events = mem
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((e) => e.step === 'supervise' && e.to !== undefined);
+    expect(events.map((e) => [e.from, e.to])).toEqual([
+      ['stopped', 'starting'],
+      ['starting', 'ready'],
+    ]);
+    expect(events[1]).toMatchObject({ instance: 'a', reason: expect.any(String), restarts: 0, class: null });
+    expect(events[1]!.pid).toEqual(expect.any(Number));
+    const outputLine = mem
+      .text()
+      .split('\n')
+      .find((line) => line.includes('main: model loaded'));
+    expect(JSON.parse(outputLine!)).toMatchObject({ step: 'instance', instance: 'a', stream: 'stderr', level: 30 });
+  });
+
+  it('a log flood loses nothing and does not block the child', async () => {
+    const lines = 100_000;
+    const logFile = path.join(dir, 'flood.log');
+    supervisor = createSupervisor({ log: silentLogger(), logRingLines: 500 });
+    const followed: string[] = [];
+    await supervisor.reload({
+      file: '<t>',
+      enable: true,
+      instances: [fakeSpec('flood', await freePort(), { env: { FAKE_FLOOD_LINES: String(lines) }, logFile })],
+    });
+    supervisor.followLogs('flood', (line) => followed.push(line));
+    await supervisor.waitSettled(['flood']);
+    // stderr ("flood done") and stdout are separate pipes: wait for both to be through.
+    const finished = () => followed.some((l) => l.startsWith('flood done')) && followed.some((l) => l.startsWith('flood 99999 '));
+    await waitUntil(finished, 20_000, 'the flood finished');
+    expect(supervisor.logs('flood', 500)).toHaveLength(500);
+    const floodLines = followed.filter((l) => l.startsWith('flood ') && !l.startsWith('flood done'));
+    expect(floodLines).toHaveLength(lines);
+    expect(floodLines.every((l, i) => l.startsWith(`flood ${i} `))).toBe(true);
+    await supervisor.stop('flood');
+    const file = (await readFile(logFile, 'utf8')).split('\n').filter((l) => /^flood \d+ /.test(l));
+    expect(file).toHaveLength(lines);
+    expect(file[12345]).toMatch(/^flood 12345 x+$/);
+    expect(new Set(file.map((l) => l.length))).toEqual(new Set([99]));
+  });
+});

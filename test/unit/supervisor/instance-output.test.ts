@@ -1,0 +1,40 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/log.js';
+import { InstanceOutput } from '../../../src/supervisor/instance-output.js';
+
+describe('instance output', () => {
+  it('processes a burst larger than the queue limit completely and in order, redacted, into ring, followers and file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'infer-entry-output-'));
+    try {
+      const output = new InstanceOutput('x', silentLogger(), 10, () => 0, []);
+      const file = path.join(dir, 'x.log');
+      output.configure(['sk-secret-1'], file);
+      const seen: string[] = [];
+      output.follow((line) => seen.push(line));
+      const stream = new PassThrough();
+      const { ended, processed } = output.attach(stream, 'stderr');
+      const line = (i: number) => `line ${i} sk-secret-1 ${'y'.repeat(200)}`;
+      const lines = 100_000; // ~21 MB: past the 16 MiB queue limit, so reading pauses and resumes
+      for (let i = 0; i < lines; i += 1000) {
+        stream.write(Array.from({ length: 1000 }, (_, k) => line(i + k)).join('\n') + '\n');
+      }
+      stream.end('partial last line');
+      await ended;
+      await processed;
+      expect(seen).toHaveLength(lines + 1);
+      expect(seen[54_321]).toBe(`line 54321 [redacted] ${'y'.repeat(200)}`);
+      expect(output.ring.last(2)).toEqual([`line 99999 [redacted] ${'y'.repeat(200)}`, 'partial last line']);
+      expect(output.backlog).toBe(0);
+      await output.closeFile();
+      const text = await readFile(file, 'utf8');
+      expect(text.split('\n')).toHaveLength(lines + 2);
+      expect(text).not.toContain('sk-secret-1');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
