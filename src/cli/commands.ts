@@ -5,8 +5,21 @@ const load = (importer: () => Promise<{ command: Command }>) => async () => (awa
 
 export const commands: Record<string, () => Promise<Command>> = {
   // installer (issue 3)
+  install: load(() => import('./install.js')),
+  rollback: load(() => import('./rollback.js')),
   // config (issue 4)
+  validate: load(() => import('./validate.js')),
+  schema: load(() => import('./schema.js')),
   // supervisor, control plane and boot (issue 5)
+  boot: load(() => import('./boot.js')),
+  status: load(() => import('./status.js')),
+  logs: load(() => import('./logs.js')),
+  start: load(() => import('./start.js')),
+  stop: load(() => import('./stop.js')),
+  restart: load(() => import('./restart.js')),
+  reload: load(() => import('./reload.js')),
+  health: load(() => import('./health.js')),
+  'check-and-run': load(() => import('./check-and-run.js')),
 };
 
 void load;

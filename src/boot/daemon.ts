@@ -1,0 +1,190 @@
+/**
+ * The long-lived part shared by `boot` and a foreground `check-and-run`: the
+ * supervisor, the control socket, metrics, the optional status listener, and
+ * reload (an invalid config changes nothing and says why).
+ */
+import type { Logger } from 'pino';
+import type { ConfigProblem, LoadedConfig } from '../config/types.js';
+import { ENV } from '../env.js';
+import { ConfigError, InferEntryError, TempFailError } from '../errors.js';
+import type { InstallOutcome } from '../installer/types.js';
+import type { Paths } from '../paths.js';
+import type { SupervisorApi } from '../supervisor/types.js';
+import type { ReloadBody } from '../control/api.js';
+import { createDaemonMetrics, type DaemonMetrics, type InstallInfo } from '../control/metrics.js';
+import { parseStatusAddr, startControlServer, startStatusListener, type Listener } from '../control/server.js';
+import type { ControlDeps } from '../control/router.js';
+
+/** The modules the daemon drives, injectable so unit tests run without the real supervisor or installer. */
+export interface DaemonDeps {
+  createSupervisor(options: { log: Logger; env: NodeJS.ProcessEnv }): SupervisorApi;
+  loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths }): Promise<LoadedConfig>;
+  formatProblem(problem: ConfigProblem): string;
+  installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
+  readInstalledMarker(paths: Paths): Promise<{ sha256: string; installed_at_unix: number; duration_ms?: number } | null>;
+}
+
+export interface Daemon {
+  supervisor: SupervisorApi;
+  metrics: DaemonMetrics;
+  /** Load `file` (or the current config file) and apply it as a diff. */
+  reload(file?: string, transform?: (config: LoadedConfig) => LoadedConfig): Promise<ReloadBody>;
+  configFile(): string | null;
+  /** While set, /readyz answers not ready (boot is installing or loading the config). */
+  setStartingPhase(phase: string | null): void;
+  /** Remember this boot's install so /metrics reports its duration. */
+  setInstallOutcome(outcome: InstallOutcome): void;
+  /** Stop every instance, then the listeners. Idempotent; `immediate` skips the grace period. */
+  close(options?: { immediate?: boolean }): Promise<void>;
+}
+
+export interface StartDaemonOptions {
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
+  log: Logger;
+  deps: DaemonDeps;
+}
+
+/** The problems of a config error, as lines; undefined when the error is not about the file's content. */
+export function configProblems(error: unknown, deps: Pick<DaemonDeps, 'formatProblem'>): string[] | undefined {
+  if (!(error instanceof InferEntryError) || error.code !== 'E_CONFIG_INVALID') return undefined;
+  const problems = (error as InferEntryError & { problems?: ConfigProblem[] }).problems;
+  return Array.isArray(problems) ? problems.map((p) => deps.formatProblem(p)) : [error.message];
+}
+
+/** Log a failed reload the way a user fixes it: one error line per problem, then what to do. */
+export function logReloadError(log: Logger, error: unknown, what: string): void {
+  if (error instanceof InferEntryError) {
+    const problems = error.details?.problems;
+    if (Array.isArray(problems)) for (const problem of problems) log.error({ step: 'config' }, String(problem));
+    log.error({ step: 'config', code: error.code, hint: error.hint }, `${what}: ${error.message}`);
+  } else {
+    log.error({ step: 'config', err: error }, `${what} failed`);
+  }
+}
+
+function stoppingError(): TempFailError {
+  return new TempFailError('E_DAEMON_STOPPING', 'the daemon is stopping; the config was not loaded', {
+    hint: 'start the container (or boot) again',
+  });
+}
+
+export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
+  const { env, paths, log, deps } = options;
+  const supervisor = deps.createSupervisor({ log, env });
+  let current: string | null = null;
+  let bootInstall: InstallOutcome | null = null;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const installInfo = async (): Promise<InstallInfo | null> => {
+    const marker = await deps.readInstalledMarker(paths);
+    if (!marker) return null;
+    const duration = bootInstall && bootInstall.sha256 === marker.sha256 && bootInstall.status === 'installed' ? bootInstall.durationMs : marker.duration_ms;
+    return { sha256: marker.sha256, installedAtUnix: marker.installed_at_unix, durationMs: typeof duration === 'number' ? duration : null };
+  };
+  const metrics = createDaemonMetrics({ supervisor, installInfo });
+
+  let closing: Promise<void> | undefined;
+
+  async function doReload(file: string | undefined, transform?: (config: LoadedConfig) => LoadedConfig): Promise<ReloadBody> {
+    if (closing) throw stoppingError();
+    const fromEnv = env[ENV.CONFIG]?.trim();
+    const target = file ?? current ?? (fromEnv ? fromEnv : undefined);
+    if (target === undefined) {
+      throw new ConfigError('E_NO_CONFIG', 'no config file to load: none was loaded yet and AUTO_INFER_LLAMA_CPP_CONFIG is not set', {
+        hint: `set ${ENV.CONFIG} for the daemon, or run 'infer-entry check-and-run --config FILE'`,
+      });
+    }
+    let config: LoadedConfig;
+    try {
+      config = await deps.loadConfig(target, { env, paths });
+    } catch (error) {
+      const problems = configProblems(error, deps);
+      if (problems === undefined) throw error;
+      throw new ConfigError('E_CONFIG_INVALID', `${target} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was changed`, {
+        hint: "fix the file and run 'infer-entry reload' again",
+        details: { problems },
+        cause: error,
+      });
+    }
+    if (closing) throw stoppingError();
+    const result = await supervisor.reload(transform ? transform(config) : config);
+    current = target;
+    return { file: target, result };
+  }
+
+  // One reload at a time: SIGHUP and a socket request must not interleave their diffs.
+  const reload: Daemon['reload'] = (file, transform) => {
+    const run = queue.then(() => doReload(file, transform));
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  let startingPhase: string | null = null;
+  const controlDeps: ControlDeps = {
+    supervisor,
+    metrics,
+    log,
+    reload: (file) =>
+      reload(file).catch((error: unknown) => {
+        logReloadError(log, error, 'reload requested over the control socket');
+        throw error;
+      }),
+    configFile: () => current,
+    startingPhase: () => startingPhase,
+  };
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(await startControlServer(paths.socket, controlDeps));
+  } catch (error) {
+    metrics.close();
+    await supervisor.stopAll({ immediate: true });
+    throw error;
+  }
+  const statusAddr = env[ENV.STATUS_ADDR]?.trim();
+  if (statusAddr) {
+    try {
+      listeners.push(await startStatusListener(parseStatusAddr(statusAddr), controlDeps));
+    } catch (error) {
+      // An optional probe endpoint must not take PID 1 down; the control socket still works.
+      const e = error instanceof InferEntryError ? error : undefined;
+      log.error({ code: e?.code, hint: e?.hint }, `status listener not started: ${e ? e.message : String(error)}`);
+    }
+  }
+
+  let immediateRequested = false;
+  return {
+    supervisor,
+    metrics,
+    reload,
+    configFile: () => current,
+    setStartingPhase: (phase) => {
+      startingPhase = phase;
+    },
+    setInstallOutcome: (outcome) => {
+      bootInstall = outcome;
+    },
+    close(closeOptions = {}) {
+      if (closing) {
+        if (closeOptions.immediate && !immediateRequested) {
+          immediateRequested = true;
+          // A second stop request while the graceful one waits: kill what is left now.
+          void supervisor.stopAll({ immediate: true }).catch(() => undefined);
+        }
+        return closing;
+      }
+      immediateRequested = closeOptions.immediate === true;
+      closing = (async () => {
+        try {
+          // Let a reload in flight finish first, or it could start instances after stopAll.
+          if (!closeOptions.immediate) await queue;
+          await supervisor.stopAll(closeOptions.immediate ? { immediate: true } : {});
+        } finally {
+          metrics.close();
+          await Promise.all(listeners.map((l) => l.close()));
+        }
+      })();
+      return closing;
+    },
+  };
+}

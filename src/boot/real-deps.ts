@@ -1,0 +1,23 @@
+/**
+ * The real modules behind DaemonDeps (the CLI commands use these; unit tests pass fakes).
+ * Loaded on first use: `boot` without a config never pays for zod and the TOML parser.
+ */
+import { createSupervisor } from '../supervisor/supervisor.js';
+import type { DaemonDeps } from './daemon.js';
+
+type ConfigModule = typeof import('../config/load.js');
+type InstallerModule = typeof import('../installer/index.js');
+
+export function realDaemonDeps(): DaemonDeps {
+  let config: ConfigModule | undefined;
+  const configModule = async () => (config ??= await import('../config/load.js'));
+  const installer = (): Promise<InstallerModule> => import('../installer/index.js');
+  return {
+    createSupervisor: (options) => createSupervisor(options),
+    loadConfig: async (file, options) => (await configModule()).loadConfig(file, options),
+    // Only called on a loadConfig error, so the module is loaded by then.
+    formatProblem: (problem) => (config ? config.formatProblem(problem) : `${problem.file}: ${problem.key}: ${problem.message}`),
+    installOnBoot: async (options) => (await installer()).installOnBoot(options),
+    readInstalledMarker: async (paths) => (await installer()).readInstalledMarker(paths),
+  };
+}

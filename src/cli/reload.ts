@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { Command } from './command.js';
+import { InferEntryError } from '../errors.js';
+import { ROUTES, type ReloadBody } from '../control/api.js';
+import { requestJson } from '../control/client.js';
+
+export const command: Command = {
+  name: 'reload',
+  summary: 'make the daemon re-read its config file (same as SIGHUP)',
+  help: `Usage: infer-entry reload [--config FILE]
+
+Re-reads the config file the daemon loaded last (or AUTO_INFER_LLAMA_CPP_CONFIG, or FILE) and
+applies the difference: added instances start, removed ones stop, changed ones restart, unchanged
+ones keep running. An invalid file changes nothing; its problems are printed (exit 78).
+
+Options:
+  -c, --config FILE   load this file instead (the daemon remembers it for the next reload)`,
+  options: { config: { type: 'string', short: 'c' } },
+  async run(ctx) {
+    const file = typeof ctx.values.config === 'string' ? path.resolve(ctx.values.config) : undefined;
+    try {
+      const { body } = await requestJson<ReloadBody>(ctx.paths.socket, 'POST', ROUTES.reload, file ? { file } : {});
+      const r = body.result;
+      const list = (names: string[]) => (names.length > 0 ? names.join(', ') : '-');
+      ctx.stdout.write(
+        `reloaded ${body.file}\n  added:     ${list(r.added)}\n  removed:   ${list(r.removed)}\n  changed:   ${list(r.changed)}\n  unchanged: ${list(r.unchanged)}\n`,
+      );
+      return 0;
+    } catch (error) {
+      const problems = error instanceof InferEntryError ? error.details?.problems : undefined;
+      if (Array.isArray(problems)) for (const p of problems) ctx.stderr.write(`${String(p)}\n`);
+      throw error;
+    }
+  },
+};

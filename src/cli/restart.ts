@@ -1,0 +1,3 @@
+import { instanceActionCommand } from '../control/instance-command.js';
+
+export const command = instanceActionCommand('restart');

@@ -1,0 +1,113 @@
+/**
+ * The wire contract between the daemon's control socket and the CLI: routes,
+ * JSON bodies, and how an InferEntryError crosses the socket so the CLI exits
+ * with the same code and prints the same hint as if it had failed locally.
+ */
+import { ExitCode, InferEntryError } from '../errors.js';
+import type { InstanceStatus, ReloadResult } from '../supervisor/types.js';
+
+export const ROUTES = {
+  healthz: '/healthz',
+  readyz: '/readyz',
+  metrics: '/metrics',
+  instances: '/v1/instances',
+  reload: '/v1/reload',
+  wait: '/v1/wait',
+} as const;
+
+/** Routes the optional TCP status listener serves; everything else is socket-only. */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([ROUTES.healthz, ROUTES.readyz, ROUTES.metrics]);
+
+export const INSTANCE_ACTIONS = ['start', 'stop', 'restart'] as const;
+export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];
+
+export interface ErrorBody {
+  error: { code: string; exitCode: number; message: string; hint?: string; problems?: string[] };
+}
+
+export interface HealthBody {
+  ok: true;
+  pid: number;
+  version: string;
+  config: string | null;
+}
+
+export interface ReadyBody {
+  ready: boolean;
+  /** Set while boot is still installing / loading the config: not ready yet, whatever the instances say. */
+  starting?: string;
+  /** Enabled instances that are not ready, with their state. */
+  notReady: { name: string; state: string }[];
+}
+
+export interface InstancesBody {
+  instances: InstanceStatus[];
+}
+
+export interface ReloadRequest {
+  /** Absolute path; absent = the file the daemon loaded last (or AUTO_INFER_LLAMA_CPP_CONFIG). */
+  file?: string;
+}
+
+export interface ReloadBody {
+  file: string;
+  result: ReloadResult;
+}
+
+export interface WaitRequest {
+  names: string[];
+  /** Give up after this long and answer with the states at that moment. */
+  timeoutMs?: number;
+}
+
+export function errorBody(error: InferEntryError, problems?: string[]): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      exitCode: error.exitCode,
+      message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(problems && problems.length > 0 ? { problems } : {}),
+    },
+  };
+}
+
+/** The HTTP status an error answer carries (the CLI uses the body, curl users the status). */
+export function httpStatusFor(error: InferEntryError): number {
+  if (error.code === 'E_UNKNOWN_INSTANCE' || error.code === 'E_NO_ROUTE') return 404;
+  switch (error.exitCode) {
+    case ExitCode.USAGE:
+      return 400;
+    case ExitCode.CONFIG:
+    case ExitCode.DATA:
+      return 422;
+    case ExitCode.NO_INPUT:
+      return 404;
+    case ExitCode.TEMP_FAIL:
+      return 409;
+    case ExitCode.UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/** Rebuild the daemon's error on the client side. */
+export function errorFromBody(body: ErrorBody): InferEntryError {
+  const { code, exitCode, message, hint, problems } = body.error;
+  const known = Object.values(ExitCode) as number[];
+  return new InferEntryError(code, (known.includes(exitCode) ? exitCode : ExitCode.FAILURE) as ExitCode, message, {
+    ...(hint ? { hint } : {}),
+    ...(problems ? { details: { problems } } : {}),
+  });
+}
+
+export function isErrorBody(value: unknown): value is ErrorBody {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'error' in value &&
+    typeof (value as ErrorBody).error === 'object' &&
+    typeof (value as ErrorBody).error?.code === 'string'
+  );
+}

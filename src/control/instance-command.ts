@@ -1,0 +1,42 @@
+/** `start|stop|restart NAME [--wait]`: one request to the daemon, then the instance's row. */
+import type { Command } from '../cli/command.js';
+import { UsageError } from '../errors.js';
+import type { InstanceStatus } from '../supervisor/types.js';
+import { ROUTES, type InstanceAction, type InstancesBody } from './api.js';
+import { requestJson } from './client.js';
+import { formatStatusTable } from './format.js';
+
+const VERBS: Record<InstanceAction, string> = {
+  start: 'Start a stopped or failed instance',
+  stop: 'Stop an instance (SIGTERM to its process group, SIGKILL after the grace period); the supervisor will not restart it',
+  restart: 'Stop then start an instance (resets its failed state)',
+};
+
+export function instanceActionCommand(action: InstanceAction): Command {
+  return {
+    name: action,
+    summary: `${action} one llama-server instance of the running daemon`,
+    help: `Usage: infer-entry ${action} NAME [--wait] [--json]
+
+${VERBS[action]}, through the daemon's control socket.
+
+Options:
+  --wait   ${action === 'stop' ? 'no effect (stop always returns once the process group is gone)' : 'wait until the instance is ready or failed before printing'}
+  --json   print the instance's status as JSON`,
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' } },
+    allowPositionals: true,
+    async run(ctx) {
+      if (ctx.positionals.length !== 1) throw new UsageError(`${action} takes exactly one instance name (got ${ctx.positionals.length})`);
+      const name = ctx.positionals[0]!;
+      const socket = ctx.paths.socket;
+      let { body: status } = await requestJson<InstanceStatus>(socket, 'POST', `${ROUTES.instances}/${encodeURIComponent(name)}/${action}`);
+      if (ctx.values.wait && action !== 'stop') {
+        const waited = await requestJson<InstancesBody>(socket, 'POST', ROUTES.wait, { names: [name] });
+        status = waited.body.instances[0] ?? status;
+      }
+      ctx.stdout.write(ctx.values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatusTable([status]));
+      if (action === 'stop') return 0;
+      return status.state === 'failed' ? 1 : 0;
+    },
+  };
+}
