@@ -1,0 +1,91 @@
+/**
+ * The entry shims keep the names and argument/env semantics of the old infer-dev scripts: they are
+ * shellcheck-clean and hand over to `infer-entry` exactly as documented (checked by running each one
+ * with a recording `infer-entry` on PATH).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHIMS, SHIMS_DIR, need } from './support.js';
+
+describe('entry shims', () => {
+  it('pass shellcheck (POSIX sh)', () => {
+    const shellcheck = need('shellcheck', 'shellcheck');
+    const files = SHIMS.map((s) => path.join(SHIMS_DIR, s));
+    const result = spawnSync(shellcheck, ['--shell=sh', '--severity=style', ...files], { encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('shellcheck is live: a sloppy script is flagged', async () => {
+    const shellcheck = need('shellcheck', 'shellcheck');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ie-shellcheck-'));
+    try {
+      await fs.writeFile(path.join(dir, 'bad.sh'), '#!/bin/sh\nexec infer-entry install $@\n');
+      expect(spawnSync(shellcheck, ['--shell=sh', path.join(dir, 'bad.sh')]).status).not.toBe(0);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are executable and start with a shebang', async () => {
+    for (const shim of SHIMS) {
+      const file = path.join(SHIMS_DIR, shim);
+      expect((await fs.stat(file)).mode & 0o111, shim).toBe(0o111);
+      expect((await fs.readFile(file, 'utf8')).startsWith('#!/bin/sh\n'), shim).toBe(true);
+    }
+  });
+
+  describe('hand over to infer-entry', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ie-shims-'));
+      // Records its argv, one per line, so the test sees exactly what the shim exec'd.
+      await fs.writeFile(path.join(dir, 'infer-entry'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
+    });
+    afterAll(async () => {
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+
+    function run(shim: string, args: string[], env: Record<string, string> = {}): { argv: string[]; stderr: string; status: number | null } {
+      const result = spawnSync(path.join(SHIMS_DIR, shim), args, {
+        encoding: 'utf8',
+        env: { PATH: `${dir}:/usr/bin:/bin`, ...env },
+        timeout: 10_000,
+      });
+      return { argv: result.stdout.split('\n').filter((l, i, a) => i < a.length - 1 || l !== ''), stderr: result.stderr, status: result.status };
+    }
+
+    it('infer-dev-entry.sh: boot -- CMD, bash without a command (as the old exec "$@" / exec bash)', () => {
+      expect(run('infer-dev-entry.sh', ['sleep', 'infinity']).argv).toEqual(['boot', '--', 'sleep', 'infinity']);
+      expect(run('infer-dev-entry.sh', ['sh', '-c', 'echo "a b"']).argv).toEqual(['boot', '--', 'sh', '-c', 'echo "a b"']);
+      expect(run('infer-dev-entry.sh', []).argv).toEqual(['boot', '--', '/bin/bash']);
+    });
+
+    it('check-and-run-llama-cpp.sh: check-and-run with the arguments; exit 0 with a note when no config is named', () => {
+      const withEnv = run('check-and-run-llama-cpp.sh', [], { AUTO_INFER_LLAMA_CPP_CONFIG: '/config/instances.toml' });
+      expect(withEnv.argv).toEqual(['check-and-run']);
+      expect(run('check-and-run-llama-cpp.sh', ['--config', '/x y.toml', 'llama3']).argv).toEqual(['check-and-run', '--config', '/x y.toml', 'llama3']);
+      const none = run('check-and-run-llama-cpp.sh', []);
+      expect(none.status).toBe(0);
+      expect(none.argv).toEqual([]);
+      expect(none.stderr).toContain('AUTO_INFER_LLAMA_CPP_CONFIG is not set');
+    });
+
+    it('install-llama-cpp-pkg.sh: install, an archive argument becomes --pkg, options pass through', () => {
+      expect(run('install-llama-cpp-pkg.sh', []).argv).toEqual(['install']);
+      expect(run('install-llama-cpp-pkg.sh', ['/pkg/llama b1.tar.gz', '--force']).argv).toEqual(['install', '--pkg', '/pkg/llama b1.tar.gz', '--force']);
+      expect(run('install-llama-cpp-pkg.sh', ['--force']).argv).toEqual(['install', '--force']);
+    });
+
+    it('pass the exit status of infer-entry through (exec, no wrapper process)', async () => {
+      const failing = path.join(dir, 'failing');
+      await fs.mkdir(failing, { recursive: true });
+      await fs.writeFile(path.join(failing, 'infer-entry'), '#!/bin/sh\nexit 66\n', { mode: 0o755 });
+      const result = spawnSync(path.join(SHIMS_DIR, 'install-llama-cpp-pkg.sh'), [], { env: { PATH: `${failing}:/usr/bin:/bin` } });
+      expect(result.status).toBe(66);
+    });
+  });
+});
