@@ -21,6 +21,27 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
+/**
+ * `step` lives on the logger object, not in pino's chained bindings: a child
+ * created with child({ step }) would append a second `"step"` key to every
+ * JSON line instead of replacing the parent's. A mixin writes the nearest
+ * logger's step once per line; a per-call `{ step }` still wins.
+ */
+const STEP = Symbol('infer-entry.step');
+type Stepped = Logger & { [STEP]?: string };
+
+/** A child logger whose lines carry `step` (replacing the parent's) plus `bindings`. */
+export function withStep(log: Logger, step: string, bindings: Record<string, unknown> = {}): Logger {
+  const child = log.child(bindings) as Stepped;
+  child[STEP] = step;
+  return child;
+}
+
+/** The step a logger's lines carry. */
+export function stepOf(log: Logger): string | undefined {
+  return (log as Stepped)[STEP];
+}
+
 export interface CreateLoggerOptions {
   /** File descriptor 1 or 2, or a stream (tests). Default: 2 (stderr), so command output on stdout stays clean. */
   destination?: 1 | 2 | DestinationStream;
@@ -39,9 +60,11 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     (typeof destination === 'number' && process.env.INFER_ENTRY_LOG_FORMAT !== 'json'
       ? process.env.INFER_ENTRY_LOG_FORMAT === 'pretty' || Boolean((destination === 1 ? process.stdout : process.stderr).isTTY)
       : false);
+  const { step = 'main', ...base } = (options.base ?? {}) as { step?: string } & Record<string, unknown>;
   const common = {
     level,
-    base: { step: 'main', ...options.base },
+    base,
+    mixin: (_merge: object, _level: number, logger: unknown) => ({ step: (logger as Stepped)[STEP] ?? step }),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: stdTimeFunctions.isoTime,
   };
@@ -56,10 +79,15 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       messageFormat: '[{step}{if instance} {instance}{end}] {msg}',
       hideObject: false,
     });
-    return pino(common, stream);
+    return rootWithStep(pino(common, stream), String(step));
   }
   const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: true }) : destination;
-  return pino(common, stream);
+  return rootWithStep(pino(common, stream), String(step));
+}
+
+function rootWithStep(log: Logger, step: string): Logger {
+  (log as Stepped)[STEP] = step;
+  return log;
 }
 
 /** A logger that drops everything (tests that do not look at logs). */

@@ -6,6 +6,7 @@
  * `infer-entry reload`).
  */
 import type { Logger } from 'pino';
+import { withStep } from '../log.js';
 import { ENV, readFlagLogged } from '../env.js';
 import { InferEntryError } from '../errors.js';
 import type { Paths } from '../paths.js';
@@ -20,7 +21,7 @@ export interface BootStepOptions {
 }
 
 export async function installStep(daemon: Daemon, options: BootStepOptions): Promise<void> {
-  const log = options.log.child({ step: 'install' });
+  const log = withStep(options.log, 'install');
   try {
     const outcome = await options.deps.installOnBoot({ env: options.env, paths: options.paths, log });
     if (outcome) daemon.setInstallOutcome(outcome);
@@ -43,7 +44,7 @@ export async function installStep(daemon: Daemon, options: BootStepOptions): Pro
 }
 
 export async function autoServeStep(daemon: Daemon, options: BootStepOptions): Promise<void> {
-  const log = options.log.child({ step: 'config' });
+  const log = withStep(options.log, 'config');
   const flag = readFlagLogged(ENV.ON_BOOT, log, options.env);
   const file = options.env[ENV.CONFIG]?.trim();
   if (!flag.enabled) {
@@ -64,6 +65,7 @@ export async function autoServeStep(daemon: Daemon, options: BootStepOptions): P
   } catch (error) {
     logReloadError(log, error, `auto-serve from ${file}`);
     log.error(`the daemon stays up without instances: fix ${file}, then run 'infer-entry reload'`);
+    daemon.setConfigUnserved(`${file} could not be loaded; fix it, then run 'infer-entry reload'`);
   }
 }
 
@@ -75,10 +77,10 @@ export function runBoot(options: BootOptions): Promise<number> {
     ...options,
     async prepare(daemon, stopRequested) {
       try {
-        daemon.setStartingPhase('installing llama.cpp');
+        daemon.setStartingPhase('boot in progress: installing llama.cpp');
         await installStep(daemon, options);
         if (stopRequested()) return;
-        daemon.setStartingPhase('loading the config');
+        daemon.setStartingPhase('boot in progress: loading the config');
         await autoServeStep(daemon, options);
       } finally {
         daemon.setStartingPhase(null);

@@ -32,6 +32,11 @@ export interface Daemon {
   configFile(): string | null;
   /** While set, /readyz answers not ready (boot is installing or loading the config). */
   setStartingPhase(phase: string | null): void;
+  /**
+   * Boot was asked to serve a config it could not load: /readyz stays not ready (with this reason)
+   * until a reload succeeds, so a HEALTHCHECK never calls an unserved container healthy.
+   */
+  setConfigUnserved(reason: string): void;
   /** Remember this boot's install so /metrics reports its duration. */
   setInstallOutcome(outcome: InstallOutcome): void;
   /** Stop every instance, then the listeners. Idempotent; `immediate` skips the grace period. */
@@ -110,6 +115,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     if (closing) throw stoppingError();
     const result = await supervisor.reload(transform ? transform(config) : config);
     current = target;
+    configUnserved = null;
     return { file: target, result };
   }
 
@@ -121,6 +127,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   };
 
   let startingPhase: string | null = null;
+  let configUnserved: string | null = null;
   const controlDeps: ControlDeps = {
     supervisor,
     metrics,
@@ -131,7 +138,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         throw error;
       }),
     configFile: () => current,
-    startingPhase: () => startingPhase,
+    startingPhase: () => startingPhase ?? configUnserved,
   };
   const listeners: Listener[] = [];
   try {
@@ -160,6 +167,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     configFile: () => current,
     setStartingPhase: (phase) => {
       startingPhase = phase;
+    },
+    setConfigUnserved: (reason) => {
+      configUnserved = reason;
     },
     setInstallOutcome: (outcome) => {
       bootInstall = outcome;

@@ -21,7 +21,7 @@ Options:
         body.ready
           ? 'ready\n'
           : body.starting
-            ? `not ready: boot in progress (${body.starting})\n`
+            ? `not ready: ${body.starting}\n`
             : `not ready: ${body.notReady.map((i) => `${i.name} (${i.state})`).join(', ')}\n`,
       );
     }

@@ -72,6 +72,9 @@ export async function terminateGroup(options: TerminateOptions): Promise<Exited>
   const { deps, pid, exited, graceMs } = options;
   const immediate = options.immediate();
   signalGroup(deps, pid, immediate ? 'SIGKILL' : 'SIGTERM');
+  // A stopped process (SIGSTOP, a debugger, a frozen cgroup) cannot act on SIGTERM until it is
+  // continued; without SIGCONT a hung-and-stopped server always costs the full grace period.
+  if (!immediate) signalGroup(deps, pid, 'SIGCONT');
   const timeout = new AbortController();
   const graceOver = delay(graceMs, timeout.signal).then(
     () => 'grace' as const,

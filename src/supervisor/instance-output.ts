@@ -7,6 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { withStep } from '../log.js';
 import { redactText } from '../redact.js';
 import { LineSplitter, RingBuffer } from './output.js';
 
@@ -41,8 +42,8 @@ export class InstanceOutput {
   ) {
     this.ring = new RingBuffer(ringLines);
     this.#streams = {
-      stdout: log.child({ step: 'instance', instance: name, stream: 'stdout' }),
-      stderr: log.child({ step: 'instance', instance: name, stream: 'stderr' }),
+      stdout: withStep(log, 'instance', { instance: name, stream: 'stdout' }),
+      stderr: withStep(log, 'instance', { instance: name, stream: 'stderr' }),
     };
   }
 

@@ -100,6 +100,18 @@ describe('supervisor lifecycle with real processes', () => {
     expect(alive(grandchild)).toBe(false);
   });
 
+  it('stops a SIGSTOPped (frozen) server with SIGTERM instead of waiting out the grace period for SIGKILL', async () => {
+    const port = await freePort();
+    supervisor = createSupervisor({ log: silentLogger() });
+    await supervisor.reload(config(fakeSpec('frozen', port, { supervision: { stopGraceMs: 20_000 } })));
+    const [status] = await supervisor.waitSettled(['frozen']);
+    process.kill(status!.pid!, 'SIGSTOP');
+    const stopped = await supervisor.stop('frozen');
+    expect(stopped.state).toBe('stopped');
+    expect(stopped.lastExit?.signal).not.toBe('SIGKILL');
+    expect(alive(status!.pid!)).toBe(false);
+  });
+
   it('waits until every process of the old group is gone before restarting', async () => {
     const port = await freePort();
     supervisor = createSupervisor({ log: silentLogger() });

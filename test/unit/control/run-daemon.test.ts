@@ -53,6 +53,18 @@ function run(options: Partial<RunDaemonOptions> & { deps?: DaemonDeps } = {}) {
   return { up, exited };
 }
 
+function readyz(): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath: resolvePaths(env).socket, path: '/readyz' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
 async function waitForFile(file: string): Promise<void> {
   await expect.poll(() => fs.stat(file).then(() => true, () => false), { timeout: 5000 }).toBe(true);
 }
@@ -173,17 +185,7 @@ describe('boot steps', () => {
       onStarted: markUp,
     });
     await up;
-    const readyz = () =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        http
-          .get({ socketPath: resolvePaths(env).socket, path: '/readyz' }, (res) => {
-            let body = '';
-            res.setEncoding('utf8').on('data', (c: string) => (body += c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-          })
-          .on('error', reject);
-      });
-    expect(await readyz()).toEqual({ status: 503, body: '{"ready":false,"starting":"installing llama.cpp","notReady":[]}\n' });
+    expect(await readyz()).toEqual({ status: 503, body: '{"ready":false,"starting":"boot in progress: installing llama.cpp","notReady":[]}\n' });
     release();
     await expect.poll(async () => (await readyz()).status).toBe(200);
     signals.send('SIGTERM');
@@ -225,9 +227,13 @@ describe('boot steps', () => {
     });
     const daemon = await up;
     await expect.poll(() => logLines().filter((l) => l.level === 50 && /first problem|second problem/.test(l.msg)).length).toBe(2);
+    // A container asked to serve a config it cannot load is not healthy, even with no instance to wait for.
+    await expect.poll(async () => (await readyz()).body).toContain('could not be loaded');
+    expect((await readyz()).status).toBe(503);
     await fs.writeFile(file, JSON.stringify({ instances: [{ name: 'a' }] }));
     await daemon.reload();
     expect(supervisor.get('a')?.state).toBe('ready');
+    expect((await readyz()).status).toBe(200);
     signals.send('SIGTERM');
     expect(await exited).toBe(0);
   });
