@@ -32,6 +32,8 @@ type Stepped = Logger & { [STEP]?: string };
 
 /** A child logger whose lines carry `step` (replacing the parent's) plus `bindings`. */
 export function withStep(log: Logger, step: string, bindings: Record<string, unknown> = {}): Logger {
+  // A logger not made by createLogger has no step mixin: bind the step the ordinary way.
+  if (stepOf(log) === undefined) return log.child({ ...bindings, step });
   const child = log.child(bindings) as Stepped;
   child[STEP] = step;
   return child;

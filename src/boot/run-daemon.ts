@@ -35,7 +35,19 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const { log } = options;
   const signals = options.signals ?? (process as unknown as SignalSource);
   const grace = options.cmdStopGraceMs ?? DEFAULT_CMD_STOP_GRACE_MS;
-  const daemon = await startDaemon(options);
+  // Handlers first: as PID 1 a signal without a handler is dropped, and under tini its default
+  // action kills us (143) — a `docker stop` during start-up must still stop cleanly. Signals that
+  // arrive before the daemon exists are replayed once it does.
+  const early: HandledSignal[] = [];
+  let handle: ((signal: HandledSignal) => void) | null = null;
+  const removeHandlers = onSignals(signals, (signal) => (handle ? handle(signal) : early.push(signal)));
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(options);
+  } catch (error) {
+    removeHandlers();
+    throw error;
+  }
   options.onStarted?.(daemon);
 
   let exitStatus = 0;
@@ -106,7 +118,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       finish();
     }
   };
-  const removeHandlers = onSignals(signals, onSignal);
+  handle = onSignal;
+  for (const signal of early.splice(0)) onSignal(signal);
 
   void (async () => {
     try {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSetpriv } from '../../src/supervisor/deps.js';
 import { alive, fakeSpec, freePort, waitUntil } from '../unit/supervisor/fixtures.js';
@@ -14,9 +14,10 @@ import { alive, fakeSpec, freePort, waitUntil } from '../unit/supervisor/fixture
 const repo = path.resolve(import.meta.dirname, '../..');
 let dir: string;
 
-// A supervisor in its own Node process, bundled from the sources (no dependency on dist/ being fresh).
+// A supervisor in its own Node process, from the build `npm test` makes first (dist/).
+const supervisorModule = pathToFileURL(path.join(repo, 'dist/src/supervisor/supervisor.js')).href;
 const DRIVER = `
-import { createSupervisor } from './src/supervisor/supervisor.ts';
+import { createSupervisor } from '${supervisorModule}';
 const noop = () => {};
 const log = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, child: () => log };
 const instances = JSON.parse(process.argv[2]);
@@ -29,15 +30,7 @@ setInterval(noop, 1 << 30);
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'infer-entry-orphans-'));
-  await build({
-    stdin: { contents: DRIVER, resolveDir: repo, loader: 'ts', sourcefile: 'driver.ts' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: path.join(dir, 'driver.mjs'),
-    logLevel: 'silent',
-  });
+  await writeFile(path.join(dir, 'driver.mjs'), DRIVER);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

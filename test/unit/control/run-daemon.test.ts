@@ -80,6 +80,13 @@ describe('daemon without CMD', () => {
     expect(signals.listenerCount('SIGTERM')).toBe(0);
   });
 
+  it('a SIGTERM that arrives while the daemon is still starting (no socket yet) stops it cleanly', async () => {
+    const { up, exited } = run();
+    signals.send('SIGTERM');
+    await up;
+    expect(await exited).toBe(0);
+  });
+
   it('a second SIGINT kills at once and exits 130', async () => {
     let release!: () => void;
     supervisor.stopAllGate = new Promise<void>((resolve) => (release = resolve));
