@@ -54,13 +54,37 @@ export interface CreateLoggerOptions {
   base?: Record<string, unknown>;
 }
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const FORMATS = ['json', 'pretty'];
+
+/**
+ * INFER_ENTRY_LOG_LEVEL / INFER_ENTRY_LOG_FORMAT. A typo must neither stop PID 1 nor pass
+ * unnoticed: like the AUTO_INFER_* switches, an unknown value falls back to the default and
+ * the first log line warns, naming it.
+ */
+export function readLogSettings(env: NodeJS.ProcessEnv = process.env): { level: string; format: 'json' | 'pretty' | undefined; warnings: string[] } {
+  const warnings: string[] = [];
+  let level = (env.INFER_ENTRY_LOG_LEVEL ?? '').trim().toLowerCase() || 'info';
+  if (!LEVELS.includes(level)) {
+    warnings.push(`INFER_ENTRY_LOG_LEVEL=${JSON.stringify(env.INFER_ENTRY_LOG_LEVEL)} is not one of ${LEVELS.join(', ')}; using info`);
+    level = 'info';
+  }
+  let format = (env.INFER_ENTRY_LOG_FORMAT ?? '').trim().toLowerCase();
+  if (format !== '' && !FORMATS.includes(format)) {
+    warnings.push(`INFER_ENTRY_LOG_FORMAT=${JSON.stringify(env.INFER_ENTRY_LOG_FORMAT)} is not json or pretty; choosing by terminal`);
+    format = '';
+  }
+  return { level, format: format === '' ? undefined : (format as 'json' | 'pretty'), warnings };
+}
+
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const destination = options.destination ?? 2;
-  const level = options.level ?? process.env.INFER_ENTRY_LOG_LEVEL ?? 'info';
+  const settings = options.level === undefined || options.pretty === undefined ? readLogSettings() : undefined;
+  const level = options.level ?? settings?.level ?? 'info';
   const usePretty =
     options.pretty ??
-    (typeof destination === 'number' && process.env.INFER_ENTRY_LOG_FORMAT !== 'json'
-      ? process.env.INFER_ENTRY_LOG_FORMAT === 'pretty' || Boolean((destination === 1 ? process.stdout : process.stderr).isTTY)
+    (typeof destination === 'number' && settings?.format !== 'json'
+      ? settings?.format === 'pretty' || Boolean((destination === 1 ? process.stdout : process.stderr).isTTY)
       : false);
   const { step = 'main', ...base } = (options.base ?? {}) as { step?: string } & Record<string, unknown>;
   const common = {
@@ -81,10 +105,15 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       messageFormat: '[{step}{if instance} {instance}{end}] {msg}',
       hideObject: false,
     });
-    return rootWithStep(pino(common, stream), String(step));
+    return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
   }
   const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: true }) : destination;
-  return rootWithStep(pino(common, stream), String(step));
+  return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
+}
+
+function announce(log: Logger, warnings: string[] | undefined): Logger {
+  for (const warning of warnings ?? []) log.warn(warning);
+  return log;
 }
 
 function rootWithStep(log: Logger, step: string): Logger {

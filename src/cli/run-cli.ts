@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { commands } from './commands.js';
 import type { Command, CommandContext } from './command.js';
 import { ExitCode, InferEntryError, UsageError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, silentLogger, type Logger } from '../log.js';
 import { resolvePaths } from '../paths.js';
 import { VERSION } from '../version.js';
 
@@ -94,16 +94,13 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
     });
-    const log =
-      io.log ??
-      createLogger({ destination: command.logToStdout ? 1 : 2, base: { step: command.name } });
     ctx = {
       values: parsed.values as CommandContext['values'],
       positionals: parsed.positionals,
       rest,
       env,
       paths: resolvePaths(env),
-      log,
+      log: io.log ?? silentLogger(),
       stdout,
       stderr,
     };
@@ -114,6 +111,8 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   }
 
   try {
+    // Outside the usage-error catch: a bad INFER_ENTRY_LOG_LEVEL is a config error (78), not a usage one.
+    if (!io.log) ctx.log = createLogger({ destination: command.logToStdout ? 1 : 2, base: { step: command.name } });
     return await command.run(ctx);
   } catch (error) {
     return reportError(error, name, stderr);
