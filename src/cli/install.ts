@@ -24,7 +24,7 @@ Options:
 Environment:
   ${ENV.PKG_PATH}       archive path when --pkg is not given
   ${ENV.PKG_MAX_BYTES}  stop extracting beyond this many bytes (default 32G; K/M/G/T suffixes)
-  INFER_ENTRY_ROOT                       install root (default /soft/app)`,
+  INFER_ENTRY_ROOT                    install root (default /soft/app)`,
   options: {
     pkg: { type: 'string' },
     force: { type: 'boolean' },

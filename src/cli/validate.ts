@@ -86,7 +86,8 @@ Options:
   --print-commands  print the command line and environment each instance
                     would get (secrets redacted)
 
-Exit status: 0 valid, 78 invalid, 66 the file does not exist or cannot be read.
+Exit status: 0 valid, 78 invalid, 66 the file does not exist or cannot be read, 64 no FILE
+given and AUTO_INFER_LLAMA_CPP_CONFIG not set.
 Keys, defaults and examples: docs/config.md.`,
   options: {
     json: { type: 'boolean' },

@@ -119,7 +119,9 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   // passed the schema, so one run reports as much as it can.
   // A broken shared [instance.server] would make every instance's checks misleading (wrong ports, ...).
   const sharedBroken = schemaProblems.some((p) => p.path.length <= 1 || (p.path[0] === 'instance' && p.path[1] === 'server'));
-  const broken = new Set(schemaProblems.map((p) => p.instance).filter((n): n is string => n !== undefined));
+  // A bad key in an instance's control table leaves its server flags checkable (buildInstance reads
+  // control values defensively), so only problems elsewhere in the instance stop its semantic checks.
+  const broken = new Set(schemaProblems.filter((p) => p.path[2] !== 'control').map((p) => p.instance).filter((n): n is string => n !== undefined));
   const master = isPlainObject(merged.master) ? merged.master : {};
   const instances = isPlainObject(merged.instance) ? merged.instance : {};
   const sharedControl = isPlainObject(instances.control) ? instances.control : {};

@@ -23,6 +23,14 @@ export function describeValue(value: unknown): string {
   return typeof value;
 }
 
+/** What a value is, without showing it (for secrets). TOML tables are objects, TOML dates are Dates. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  if (value !== null && typeof value === 'object') return 'a table';
+  return typeof value === 'boolean' ? 'a boolean' : `a ${typeof value}`;
+}
+
 const TYPE_NAMES: Record<string, string> = {
   int: 'an integer',
   number: 'a number',
@@ -62,7 +70,7 @@ export function issuesToProblems(issues: readonly Issue[]): DraftProblem[] {
     const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
     const last = String(path.at(-1) ?? '').replace(/-/g, '_');
     // Never echo a secret into a message that ends up in logs, even a mistyped one.
-    const got = SECRET_KEYS.has(last) ? `a ${Array.isArray(issue.input) ? 'list' : typeof issue.input} (value not shown)` : describeValue(issue.input);
+    const got = SECRET_KEYS.has(last) ? `${kindOf(issue.input)} (value not shown)` : describeValue(issue.input);
     const instance = path[0] === 'instance' && path.length >= 2 && path[1] !== 'control' && path[1] !== 'server' ? String(path[1]) : undefined;
     const push = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'schema', ...(instance ? { instance } : {}) });
     switch (issue.code) {

@@ -19,6 +19,8 @@ export interface CacheResult {
   file: string;
   sha256: string;
   copied: boolean;
+  /** The package the user pointed at IS the cache file: never delete it, whatever happens. */
+  isSource: boolean;
 }
 
 interface Sidecar {
@@ -111,7 +113,7 @@ export async function cacheArchive(o: {
     log.info({ phase: 'cache', cache: file }, 'package is the cached copy itself; hashing it');
     const sha256 = await pump(source.path, source.size, null, o.onProgress, o.signal);
     await writeSidecar(file, sha256);
-    return { file, sha256, copied: false };
+    return { file, sha256, copied: false, isSource: true };
   }
   const known = await readSidecar(file);
   if (known && known.size === source.size) {
@@ -119,7 +121,7 @@ export async function cacheArchive(o: {
     const sha256 = await pump(source.path, source.size, null, o.onProgress, o.signal);
     if (sha256 === known.sha256) {
       log.info({ phase: 'cache', cache: file, sha256 }, 'cached copy has the same size and sha256; not copying');
-      return { file, sha256, copied: false };
+      return { file, sha256, copied: false, isSource: false };
     }
     log.info({ phase: 'cache', cache: file, sha256, cachedSha256: known.sha256 }, 'cached copy has the same name but different content; replacing it');
   }
@@ -141,7 +143,7 @@ export async function cacheArchive(o: {
     await rename(tmp, file);
     await fsyncDir(cacheDir);
     await writeSidecar(file, sha256);
-    return { file, sha256, copied: true };
+    return { file, sha256, copied: true, isSource: false };
   } catch (error) {
     await out?.close().catch(() => undefined);
     await rm(tmp, { force: true });

@@ -1,5 +1,6 @@
 /** Free-space checks, so a full disk is reported before we write, with the amount needed. */
-import { statfs } from 'node:fs/promises';
+import { lstat, readdir, statfs } from 'node:fs/promises';
+import path from 'node:path';
 import { IoError, errnoCode } from '../errors.js';
 import { formatBytes } from './limits.js';
 import type { FreeBytesProbe } from './types.js';
@@ -30,8 +31,30 @@ export async function writeFailure(error: unknown, probe: FreeBytesProbe, dir: s
   const code = errnoCode(error);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     const free = await probe(dir).catch(() => 0);
-    return noSpaceError(dir, needed, free, what, error);
+    if (free < needed) return noSpaceError(dir, needed, free, what, error);
+    // bytes are free, yet the kernel said no: "needs X, more than X free" would contradict itself
+    const inodes = await statfs(dir).then((s) => Number(s.ffree), () => undefined);
+    // cleanup may have freed a few inodes by the time we look: "almost none" is the signal
+    const why = code === 'EDQUOT' ? 'the disk quota is exhausted' : inodes !== undefined && inodes < 32 ? 'the filesystem has no free inodes left' : 'the filesystem refused the write';
+    const counts = inodes === undefined ? `${formatBytes(free)} of space free` : `${formatBytes(free)} of space and ${inodes} inodes free`;
+    return new IoError('E_NO_SPACE', `no space left in ${dir} to ${what}: ${why} (${counts})`, {
+      hint: 'free space and inodes on that filesystem (check df -h and df -i) or point INFER_ENTRY_ROOT elsewhere, and retry',
+      cause: error,
+      details: { dir, neededBytes: needed, freeBytes: free, freeInodes: inodes },
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
   return new IoError('E_IO', `cannot ${what} in ${dir}: ${message}`, { hint: 'check the filesystem and its permissions', cause: error });
+}
+
+/** Space a tree really takes on disk (allocated blocks, like `du`), for "how much is needed" after a full disk. */
+export async function diskUsage(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (p: string): Promise<void> => {
+    const st = await lstat(p);
+    total += st.blocks * 512;
+    if (st.isDirectory()) for (const name of await readdir(p)) await walk(path.join(p, name));
+  };
+  await walk(dir);
+  return total;
 }

@@ -15,8 +15,8 @@ import type { TreeWriter } from './tree-writer.js';
 const CHUNK = 1024 * 1024;
 
 export interface FeedHooks {
-  /** After every chunk: throw to stop (cancellation, free-space reserve). */
-  afterChunk?: (readBytes: number) => Promise<void>;
+  /** After every chunk: throw to stop (cancellation, free-space reserve). `streamBytes`: tar bytes parsed so far. */
+  afterChunk?: (readBytes: number, streamBytes?: number) => Promise<void>;
 }
 
 export async function extractTar(file: string, gzip: boolean, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
@@ -101,7 +101,7 @@ export async function extractTar(file: string, gzip: boolean, writer: TreeWriter
       if (!parser.write(chunk as Buffer) && !failure) {
         await Promise.race([new Promise<void>((resolve) => parser.once('drain', resolve)), failed]);
       }
-      if (hooks.afterChunk && !failure) await hooks.afterChunk(source.bytesRead).catch(fail);
+      if (hooks.afterChunk && !failure) await hooks.afterChunk(source.bytesRead, tarBytes).catch(fail);
     }
     if (!failure && tarBytes % 512 !== 0) {
       fail(new PackageError('E_PKG_CORRUPT', `archive ${file} is truncated: its tar data ends in the middle of a 512-byte block (${tarBytes} bytes)`, {

@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { errnoCode } from '../errors.js';
-import { ensureFreeSpace, noSpaceError, writeFailure } from './disk.js';
+import { diskUsage, ensureFreeSpace, noSpaceError, writeFailure } from './disk.js';
 import { extractTar } from './extract-tar.js';
 import { extractZip, openZip, preflightZip } from './extract-zip.js';
 import { PackageError } from '../errors.js';
@@ -51,7 +51,9 @@ export async function extractArchive(o: {
   const writer = new TreeWriter(o.into, { maxBytes: o.maxBytes });
   let estimate = o.format === 'tar' ? o.size : o.format === 'tar.gz' ? await gzipSizeHint(o.file, o.size) : 0;
   let nextCheck = CHECK_EVERY;
-  const afterChunk = async (read: number): Promise<void> => {
+  let tarBytes = 0;
+  const afterChunk = async (read: number, streamBytes?: number): Promise<void> => {
+    if (streamBytes !== undefined) tarBytes = streamBytes;
     o.signal?.throwIfAborted();
     o.onProgress?.(read, o.size);
     if (writer.bytes < nextCheck) return;
@@ -86,7 +88,12 @@ export async function extractArchive(o: {
     writer.abort();
     const code = errnoCode(error);
     if (code === 'ENOSPC' || code === 'EDQUOT' || (error as { syscall?: string }).syscall !== undefined) {
-      throw await writeFailure(error, o.freeBytes, o.spaceDir, Math.max(estimate, writer.bytes) + o.reserve, 'extract the package');
+      // Many small files take a whole block each, so the archive's size understates the space
+      // needed: project what the part written so far really took onto the whole archive.
+      const used = await diskUsage(o.into).catch(() => 0);
+      const done = o.format === 'zip' ? writer.bytes : tarBytes;
+      const projected = done > 0 ? Math.ceil((used / done) * estimate) : 0;
+      throw await writeFailure(error, o.freeBytes, o.spaceDir, Math.max(estimate, writer.bytes, projected) + o.reserve, 'extract the package');
     }
     throw error;
   }

@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { CannotCreateError, PackageError } from '../errors.js';
+import { CannotCreateError, PackageError, isInferEntryError } from '../errors.js';
 import { stepOf, withStep } from '../log.js';
 import { VERSION } from '../version.js';
 import { activate, pruneReleases, readActive, removeLeftovers } from './activate.js';
 import { cacheArchive, removeCached } from './cache.js';
-import { statfsFreeBytes } from './disk.js';
+import { statfsFreeBytes, writeFailure } from './disk.js';
 import { extractArchive } from './extract.js';
 import { normaliseLayout } from './layout.js';
 import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
@@ -31,8 +31,9 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   const env = o.env ?? process.env;
   const { paths } = o;
   const freeBytes = o.freeBytes ?? statfsFreeBytes;
-  const progress = o.onProgress ?? ttyProgress();
-  const reserve = DEFAULT_RESERVE_BYTES;
+  const tty = o.onProgress ? undefined : ttyProgress();
+  const progress = o.onProgress ?? tty;
+  const reserve = o.reserveBytes ?? DEFAULT_RESERVE_BYTES;
   const maxBytes = parseMaxBytes(env);
 
   log.info({ phase: 'validate', pkg: o.pkgPath }, `checking package ${o.pkgPath}`);
@@ -52,7 +53,8 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   try {
     await removeLeftovers(paths, log);
     const cached = await cacheArchive({ source, cacheDir: paths.cache, log, freeBytes, reserve, signal: o.signal, onProgress: progress && ((d, t) => progress('hash+copy', d, t)) });
-    cacheFile = cached.file;
+    // a refused package is dropped from the cache, unless the cache file is the user's own archive
+    if (!cached.isSource) cacheFile = cached.file;
     const done = (status: InstallOutcome['status'], releaseDir: string, entries: number, bytes: number): InstallOutcome => ({
       status,
       sha256: cached.sha256,
@@ -81,7 +83,9 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
 
     staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
     const extracted = path.join(staging, 'x');
-    await mkdir(extracted, { recursive: true });
+    // one level at a time: a recursive mkdir on a full disk reports ENOENT instead of ENOSPC
+    await mkdir(staging);
+    await mkdir(extracted);
     const result = await extractArchive({
       file: cached.file,
       size: source.size,
@@ -139,8 +143,14 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   } catch (error) {
     // a package we refused is not worth keeping in the cache
     if (error instanceof PackageError && cacheFile) await removeCached(cacheFile).catch(() => undefined);
+    // a disk that fills up (or fails) while writing the marker, the links or the release is a
+    // user-facing I/O error (74 with the space needed), not an internal error with a stack trace
+    if (!isInferEntryError(error) && (error as { syscall?: unknown }).syscall !== undefined) {
+      throw await writeFailure(error, freeBytes, paths.releases, reserve, 'finish the install');
+    }
     throw error;
   } finally {
+    tty?.finish();
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await lock.release();
   }

@@ -8,9 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CannotCreateError, TempFailError, errnoCode } from '../errors.js';
+import { statfsFreeBytes, writeFailure } from './disk.js';
 
 export const LOCK_WAIT_MS = 30_000;
 const POLL_MS = 100;
@@ -52,12 +54,15 @@ export interface LockHandle {
 async function tryCreate(file: string, body: string): Promise<boolean> {
   // write then link(): the lock appears atomically with its content, never empty
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, body);
   try {
+    await writeFile(tmp, body);
     await link(tmp, file);
     return true;
   } catch (error) {
-    if (errnoCode(error) === 'EEXIST') return false;
+    const code = errnoCode(error);
+    if (code === 'EEXIST') return false;
+    // a full disk is the usual reason a lock cannot be written: say so (74), not "internal error"
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw await writeFailure(error, statfsFreeBytes, path.dirname(file), 4096, 'create the installer lock');
     throw new CannotCreateError('E_LOCK_CREATE', `cannot create the installer lock ${file}: ${(error as Error).message}`, { hint: 'check INFER_ENTRY_ROOT and its permissions', cause: error });
   } finally {
     await rm(tmp, { force: true });

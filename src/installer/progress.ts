@@ -3,12 +3,18 @@ import { formatBytes } from './limits.js';
 
 export type ProgressFn = (phase: string, done: number, total: number) => void;
 
-export function ttyProgress(stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): ProgressFn | undefined {
+export interface TtyProgress extends ProgressFn {
+  /** Ends a line left open by a phase that stopped before 100% (a failure), so the error starts on its own line. */
+  finish(): void;
+}
+
+export function ttyProgress(stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): TtyProgress | undefined {
   if (!stream.isTTY) return undefined;
   let last = 0;
   let lastPhase = '';
+  let open = false;
   const completed = new Set<string>();
-  return (phase, done, total) => {
+  const draw = ((phase: string, done: number, total: number) => {
     const t = now();
     const finished = done >= total;
     // read-ahead reaches 100% before the work does: draw the final line once
@@ -19,5 +25,11 @@ export function ttyProgress(stream: NodeJS.WriteStream = process.stderr, now: ()
     lastPhase = phase;
     const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
     stream.write(`\r\x1b[K${phase}: ${formatBytes(done)} / ${formatBytes(total)} (${pct}%)${finished ? '\n' : ''}`);
+    open = !finished;
+  }) as TtyProgress;
+  draw.finish = () => {
+    if (open) stream.write('\n');
+    open = false;
   };
+  return draw;
 }

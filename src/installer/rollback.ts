@@ -6,6 +6,7 @@ import { stepOf, withStep } from '../log.js';
 import { MissingInputError, PackageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { activate, readActive, rollbackTarget } from './activate.js';
+import { statfsFreeBytes, writeFailure } from './disk.js';
 import { acquireInstallLock } from './lock.js';
 import { readMarkerIn } from './marker.js';
 import type { InstalledMarker } from './types.js';
@@ -34,7 +35,11 @@ export async function rollback(o: { paths: Paths; log: Logger; lockWaitMs?: numb
       throw new PackageError('E_ROLLBACK_BROKEN', `previous release ${releaseDir} has no bin/llama-server`, { hint: 'reinstall the package you want with `infer-entry install --pkg PATH`' });
     }
     const before = await readActive(paths);
-    const from = await activate(paths, target, log);
+    const from = await activate(paths, target, log).catch(async (error: unknown) => {
+      // the new link needs an inode: a full disk is exit 74 with what to do, not a stack trace
+      if ((error as { syscall?: unknown }).syscall === undefined) throw error;
+      throw await writeFailure(error, statfsFreeBytes, paths.root, 4096, 'switch the llama-cpp link');
+    });
     const marker = await readMarkerIn(releaseDir);
     log.info({ release: releaseDir, from, archive: marker?.archive_name }, `rolled back ${paths.install} -> ${path.relative(paths.root, releaseDir)}`);
     return { releaseDir, from: from ?? (before?.kind === 'release' ? before.name : null), marker };

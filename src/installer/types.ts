@@ -64,6 +64,8 @@ export interface InstallOptions {
   signal?: AbortSignal;
   /** Tests: simulate the free space of a filesystem. */
   freeBytes?: FreeBytesProbe;
+  /** Tests: free space an install must leave (default 64 MiB), so a small filesystem can really fill up. */
+  reserveBytes?: number;
   /** Tests: how long to wait for another installer's lock (default 30 s). */
   lockWaitMs?: number;
   /** Tests: smoke-test timeout (default 10 s). */

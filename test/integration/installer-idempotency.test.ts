@@ -2,11 +2,10 @@ import { realpath, lstat, mkdir, readdir, readFile, readlink, rm, stat, truncate
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installPackage, readInstalledMarker, rollback } from '../../src/installer/index.js';
-import { silentLogger, type Logger } from "../../src/log.js";
+import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { layoutEntries, serverFiles, writeArchive } from '../fixtures/installer/archive-builder.js';
 import { snapshot } from '../fixtures/installer/tree-snapshot.js';
 import { tempRoot, type TempRoot } from '../fixtures/installer/temp-root.js';
-import { pino } from 'pino';
 import { Writable } from 'node:stream';
 
 let t: TempRoot;
@@ -25,7 +24,7 @@ function capturingLogger(): { log: Logger; lines: () => Record<string, unknown>[
       cb();
     },
   });
-  return { log: <Logger>pino({ base: { step: 'install' } }, stream), lines: () => out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { log: createLogger({ destination: stream, pretty: false, base: { step: 'boot' } }), lines: () => out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 const install = (pkgPath: string, extra: { force?: boolean; log?: Logger } = {}) =>
@@ -65,6 +64,24 @@ describe('idempotency', () => {
     const again = await install(cached);
     expect(again.status).toBe('already-installed');
     expect(await readFile(cached)).toEqual(await readFile(pkg));
+  });
+
+  it('a refused archive that lives in the cache directory itself is not deleted (it is the user\'s only copy)', async () => {
+    const good = await writeArchive(path.join(t.dir, 'good.tar.gz'), 'tar.gz', layoutEntries('documented'));
+    await install(good);
+    const before = await snapshot(t.paths.releases);
+    // mounted straight into the cache, e.g. -v ./llama.tar.gz:/soft/app/cache/llama.tar.gz
+    await mkdir(t.paths.cache, { recursive: true });
+    const inCache = await writeArchive(path.join(t.paths.cache, 'llama.tar.gz'), 'tar.gz', layoutEntries('documented', serverFiles({ exitCode: 3 })));
+    const bytes = await readFile(inCache);
+    await expect(install(inCache)).rejects.toMatchObject({ code: 'E_PKG_SMOKE_TEST', exitCode: 65 });
+    expect(await readFile(inCache)).toEqual(bytes);
+    expect(await snapshot(t.paths.releases)).toEqual(before);
+    // a refused copy the installer made itself is still dropped from the cache
+    const copied = await writeArchive(path.join(t.dir, 'bad.tar.gz'), 'tar.gz', layoutEntries('documented', serverFiles({ exitCode: 3 })));
+    await expect(install(copied)).rejects.toMatchObject({ code: 'E_PKG_SMOKE_TEST' });
+    await expect(stat(path.join(t.paths.cache, 'bad.tar.gz'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(copied)).toBeTruthy();
   });
 
   it('a changed archive with the same name reinstalls and replaces the cached copy; the old release is kept for rollback', async () => {

@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installOnBoot, readInstalledMarker } from '../../src/installer/index.js';
-import type { Logger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { layoutEntries, writeArchive } from '../fixtures/installer/archive-builder.js';
 import { tempRoot, type TempRoot } from '../fixtures/installer/temp-root.js';
 
@@ -23,7 +22,7 @@ function capture(): { log: Logger; lines: () => { level: number; msg: string; st
       cb();
     },
   });
-  return { log: pino({ base: { step: 'boot' } }, stream) as Logger, lines: () => out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+  return { log: createLogger({ destination: stream, pretty: false, base: { step: 'boot' } }), lines: () => out.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
 }
 
 describe('installOnBoot (AUTO_INFER_LLAMA_CPP_GET_PKG_ON_BOOT / _PKG_PATH)', () => {

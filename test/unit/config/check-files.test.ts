@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkInstanceFiles } from '../../../src/config/check-files.js';
-import type { InstanceSpec } from '../../../src/config/types.js';
+import type { ConfigProblem, InstanceSpec } from '../../../src/config/types.js';
 import { parseOk, tempDir } from './helpers.js';
 
 let dir: string;
@@ -85,7 +87,10 @@ describe('checkInstanceFiles', () => {
     expect(problems).toEqual([expect.objectContaining({ key: 'instance.m.control.log_file', kind: 'fs', message: `log directory ${blocker} is not a directory` })]);
   });
 
-  it.skipIf(isRoot)('an unreadable model and a read-only log directory are reported (non-root only: root can read anything)', async () => {
+  // Root reads and writes anything, so as root the check runs in a child process as "nobody"
+  // (the built dist/ code): the test runs everywhere instead of being skipped where CI runs it.
+  it('an unreadable model and a read-only log directory are reported (as root: checked as uid 65534)', async () => {
+    chmodSync(dir, 0o755);
     const exe = makeExecutable();
     const model = path.join(dir, 'secret.gguf');
     writeFileSync(model, 'GGUF');
@@ -93,8 +98,17 @@ describe('checkInstanceFiles', () => {
     const logs = path.join(dir, 'ro');
     mkdirSync(logs);
     chmodSync(logs, 0o555);
-    const problems = await checkInstanceFiles(spec({ model, executable: exe, logFile: path.join(logs, 'm.log') }));
+    const target = spec({ model, executable: exe, logFile: path.join(logs, 'm.log') });
+    const problems = isRoot ? checkAsNobody(target) : await checkInstanceFiles(target);
     expect(problems.map((p) => p.message)).toEqual([expect.stringContaining('is not readable'), `log directory ${logs} is not writable`]);
     chmodSync(logs, 0o755);
   });
 });
+
+function checkAsNobody(target: InstanceSpec): ConfigProblem[] {
+  const module = fileURLToPath(new URL('../../../dist/src/config/check-files.js', import.meta.url));
+  if (!existsSync(module)) throw new Error(`${module} is missing: run \`npm run build\` first (npm test does)`);
+  const script = `const { checkInstanceFiles } = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await checkInstanceFiles(JSON.parse(process.env.SPEC))));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH, SPEC: JSON.stringify(target) } });
+  return JSON.parse(out.toString()) as ConfigProblem[];
+}

@@ -195,6 +195,26 @@ port = 8081
       '16 instance.c.server.port',
     ]);
   });
+
+  it('a typo in an instance\'s control table does not hide the problems of its server table', () => {
+    const problems = problemsOf(`[instance.a.control]
+stop_grace = "10s"
+
+[instance.a.server]
+port = 8080
+extra_args = ["--port", "9000"]
+
+[instance.b.server]
+model = "/b.gguf"
+port = 8080
+`);
+    expect(problems.map((p) => `${p.line} ${p.key}`)).toEqual([
+      '2 instance.a.control.stop_grace',
+      '4 instance.a.server.model',
+      '6 instance.a.server.extra_args',
+      '10 instance.b.server.port',
+    ]);
+  });
 });
 
 describe('AUTO_INFER_LLAMA_CPP_OVERRIDES problems', () => {
@@ -239,6 +259,9 @@ describe('secrets in problems', () => {
     const p = one('[instance.a.server]\nmodel = "/a.gguf"\napi_key = 123456789\n');
     expect(p.message).toBe('wrong type (expected a string, got a number (value not shown))');
     expect(formatProblem(p)).not.toContain('123456789');
+    const table = one('[instance.a.server]\nmodel = "/a.gguf"\napi_key = { key = "sk-in-a-table" }\n');
+    expect(table.message).toBe('wrong type (expected a string, got a table (value not shown))');
+    expect(formatProblem(table)).not.toContain('sk-in-a-table');
   });
 
   it('api-key written with a dash still goes to the environment, not argv', () => {

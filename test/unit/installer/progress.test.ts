@@ -24,3 +24,17 @@ describe('byte progress indicator', () => {
     expect(tty.text.endsWith('(100%)\n')).toBe(true);
   });
 });
+
+describe('byte progress indicator after a failure', () => {
+  it('finish() ends a line left open below 100%, and does nothing after a completed phase', () => {
+    const tty = fakeStream(true);
+    const p = ttyProgress(tty, () => 1000)!;
+    p('hash+copy', 10, 10);
+    p.finish();
+    expect(tty.text.endsWith('(100%)\n')).toBe(true);
+    expect(tty.text).not.toContain('\n\n');
+    p('extract', 1, 4);
+    p.finish();
+    expect(tty.text.endsWith('(25%)\n')).toBe(true);
+  });
+});
