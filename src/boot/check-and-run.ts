@@ -10,7 +10,7 @@ import { ENV } from '../env.js';
 import { ConfigError, ExitCode, InferEntryError, UsageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import type { InstanceStatus } from '../supervisor/types.js';
-import { ROUTES, type InstancesBody, type ReloadBody } from '../control/api.js';
+import { ROUTES, type HealthBody, type InstancesBody, type ReloadBody } from '../control/api.js';
 import { requestJson } from '../control/client.js';
 import { formatStatusTable } from '../control/format.js';
 import { socketIsLive } from '../control/socket-file.js';
@@ -31,7 +31,8 @@ export interface CheckAndRunOptions {
   signals?: SignalSource;
 }
 
-const STARTABLE = new Set(['stopped', 'failed']);
+/** States a named instance is started from; a start during a backoff skips the rest of the wait. */
+const STARTABLE = new Set(['stopped', 'failed', 'backoff']);
 
 /** Validate the file; print every problem and throw when it is invalid. */
 export async function validate(options: CheckAndRunOptions): Promise<{ file: string; config: LoadedConfig; targets: string[] }> {
@@ -85,6 +86,8 @@ export async function checkAndRun(options: CheckAndRunOptions): Promise<number> 
 
 async function viaDaemon(options: CheckAndRunOptions, file: string, targets: string[]): Promise<number> {
   const socket = options.paths.socket;
+  // Loading another file replaces the daemon's config: what it served and is not in `file` stops.
+  const previous = (await requestJson<HealthBody>(socket, 'GET', ROUTES.healthz)).body.config;
   let reloaded: ReloadBody;
   try {
     reloaded = (await requestJson<ReloadBody>(socket, 'POST', ROUTES.reload, { file })).body;
@@ -98,6 +101,10 @@ async function viaDaemon(options: CheckAndRunOptions, file: string, targets: str
   options.stderr.write(
     `daemon loaded ${file}: added ${r.added.length}, removed ${r.removed.length}, changed ${r.changed.length}, unchanged ${r.unchanged.length}\n`,
   );
+  if (typeof previous === 'string' && previous !== file) {
+    options.stderr.write(`note: the daemon was serving ${previous}; it now serves ${file} ('infer-entry reload' and SIGHUP re-read ${file})\n`);
+  }
+  if (r.removed.length > 0) options.stderr.write(`stopped (not in ${file}): ${r.removed.join(', ')}\n`);
   const { body: current } = await requestJson<InstancesBody>(socket, 'GET', ROUTES.instances);
   for (const name of targets) {
     const status = current.instances.find((s) => s.name === name);

@@ -11,10 +11,14 @@ Validates FILE (default: AUTO_INFER_LLAMA_CPP_CONFIG); an invalid file prints ev
 starts nothing (exit 78). Then:
   - a daemon is running (the container's boot): it loads FILE (added instances start, removed
     ones stop, changed ones restart), starts the named instances (default: all enabled ones) that
-    are stopped or failed, and this command prints their states once each is ready or failed;
+    are stopped or failed, and this command prints their states once each is ready or failed.
+    FILE replaces the daemon's config: when it serves another file, its instances that FILE does
+    not define are stopped (they are named), and later reloads re-read FILE;
   - no daemon: supervises the named (default: enabled) instances in the foreground, with the
     control socket open for status/logs, until Ctrl-C.
-Exit 0 when every started instance became ready, 1 when one failed.
+Exit (with a daemon): 0 when every started instance became ready, 1 when one failed.
+In the foreground the states are printed once they settle; Ctrl-C stops everything (exit 0).
+No config file given or set, or an invalid one: 78; a NAME the file does not define: 64.
 
 Options:
   -c, --config FILE   the config file

@@ -9,9 +9,11 @@ export const command: Command = {
   summary: 'make the daemon re-read its config file (same as SIGHUP)',
   help: `Usage: infer-entry reload [--config FILE]
 
-Re-reads the config file the daemon loaded last (or AUTO_INFER_LLAMA_CPP_CONFIG, or FILE) and
-applies the difference: added instances start, removed ones stop, changed ones restart, unchanged
-ones keep running. An invalid file changes nothing; its problems are printed (exit 78).
+Re-reads FILE, else the config file the daemon loaded last, else the daemon's
+AUTO_INFER_LLAMA_CPP_CONFIG, and applies the difference: added instances start, removed ones
+stop, changed ones restart, unchanged ones keep running (an enabled one that failed gets another
+try: reload after fixing a model file or a port). An invalid file (or no file to load) changes
+nothing; its problems are printed (exit 78).
 
 Options:
   -c, --config FILE   load this file instead (the daemon remembers it for the next reload)`,

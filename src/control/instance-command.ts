@@ -7,7 +7,7 @@ import { requestJson } from './client.js';
 import { formatStatusTable } from './format.js';
 
 const VERBS: Record<InstanceAction, string> = {
-  start: 'Start a stopped or failed instance',
+  start: 'Start a stopped or failed instance (one waiting in backoff starts at once)',
   stop: 'Stop an instance (SIGTERM to its process group, SIGKILL after the grace period); the supervisor will not restart it',
   restart: 'Stop then start an instance (resets its failed state)',
 };

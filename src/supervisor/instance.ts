@@ -43,6 +43,8 @@ export class Instance {
   #lastExit: ExitInfo | null = null;
   #lastProbe: ProbeInfo | null = null;
   #run: { ctl: AbortController; done: Promise<void>; immediate: boolean } | null = null;
+  /** Ends the current backoff wait early (a manual start). */
+  #wake: AbortController | null = null;
 
   constructor(
     public spec: InstanceSpec,
@@ -90,9 +92,18 @@ export class Instance {
     };
   }
 
-  /** Start from stopped/failed (a no-op while already running). A manual start forgives past crash loops. */
+  /**
+   * Start from stopped/failed, or cut a backoff short (a no-op while a process runs). A manual
+   * start forgives past crash loops.
+   */
   start(reason: string): void {
-    if (this.#run !== null) return;
+    if (this.#run !== null) {
+      if (this.machine.state === 'backoff' && this.#wake !== null) {
+        this.#tracker.reset();
+        this.#wake.abort(reason);
+      }
+      return;
+    }
     this.#tracker.reset();
     this.#transition('starting', { reason });
     const ctl = new AbortController();
@@ -167,14 +178,26 @@ export class Instance {
         return;
       }
       this.#transition('backoff', { reason: `${outcome.reason}; ${decision.reason}`, ...exitDetails });
+      // The wait ends early on a stop (the run's signal) or a manual start (wake).
+      const wake = new AbortController();
+      const onStop = () => wake.abort();
+      signal.addEventListener('abort', onStop, { once: true });
+      this.#wake = wake;
       try {
-        await delay(decision.delayMs, signal);
+        await delay(decision.delayMs, wake.signal);
       } catch {
+        // stopped or woken: told apart below
+      } finally {
+        this.#wake = null;
+        signal.removeEventListener('abort', onStop);
+      }
+      if (signal.aborted) {
         this.#transition('stopped', { reason: stopReason(signal) });
         return;
       }
       this.#restarts += 1;
-      this.#transition('starting', { reason: `restart ${this.#restarts} after ${cls ?? 'exit'}` });
+      const why = wake.signal.aborted ? String(wake.signal.reason) : `after ${cls ?? 'exit'}`;
+      this.#transition('starting', { reason: `restart ${this.#restarts} ${why}` });
     }
   }
 
@@ -263,8 +286,10 @@ export class Instance {
     const exit = 'exit' in first ? first.exit : await exited;
     this.#readyAt = null;
     // The leader is gone; its group may not be (a CUDA server still exiting holds GPU memory and the
-    // port). Orphaned members get SIGTERM now, SIGKILL after the grace period.
+    // port). Orphaned members get SIGTERM now (SIGCONT too, so a stopped one can act on it), SIGKILL
+    // after the grace period.
     signalGroup(deps, pid, 'SIGTERM');
+    signalGroup(deps, pid, 'SIGCONT');
     await waitGroupGone(deps, pid, spec.supervision.stopGraceMs);
     const info = this.#exitInfo(exit, undefined);
     this.#lastExit = info;

@@ -7,13 +7,16 @@ import { StringDecoder } from 'node:string_decoder';
 
 export const MAX_LINE_CHARS = 8 * 1024;
 
-/** Feeds chunks in, calls onLine for each complete (or cut) line; flush() emits a trailing partial line. */
+/**
+ * Feeds chunks in, calls onLine for each complete (or cut) line; flush() emits a trailing partial
+ * line. `continued` is true for a piece cut from a longer line (more of it follows).
+ */
 export class LineSplitter {
   #decoder = new StringDecoder('utf8');
   #partial = '';
 
   constructor(
-    private readonly onLine: (line: string) => void,
+    private readonly onLine: (line: string, continued: boolean) => void,
     private readonly maxChars = MAX_LINE_CHARS,
   ) {}
 
@@ -28,7 +31,7 @@ export class LineSplitter {
     }
     let rest = text.slice(start);
     while (rest.length >= this.maxChars) {
-      this.onLine(rest.slice(0, this.maxChars));
+      this.onLine(rest.slice(0, this.maxChars), true);
       rest = rest.slice(this.maxChars);
     }
     this.#partial = rest;
@@ -42,8 +45,8 @@ export class LineSplitter {
 
   #emit(line: string): void {
     const clean = line.endsWith('\r') ? line.slice(0, -1) : line;
-    for (let i = 0; i < clean.length; i += this.maxChars) this.onLine(clean.slice(i, i + this.maxChars));
-    if (clean.length === 0) this.onLine('');
+    for (let i = 0; i < clean.length; i += this.maxChars) this.onLine(clean.slice(i, i + this.maxChars), i + this.maxChars < clean.length);
+    if (clean.length === 0) this.onLine('', false);
   }
 }
 

@@ -129,6 +129,9 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
       if (current.spec.fingerprint === spec.fingerprint && current.enabled === enabled) {
         result.unchanged.push(spec.name);
         current.updateSpec(spec, enabled);
+        // A reload is how users say "I fixed it" (a model file copied in, a port freed): an enabled
+        // instance that gave up gets a fresh try. A manually stopped one stays stopped.
+        if (enabled && !closed && current.state === 'failed') current.start('config reloaded; retrying the failed instance');
         continue;
       }
       result.changed.push(spec.name);
@@ -160,7 +163,10 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
     async start(name) {
       const instance = need(name);
       refuseWhenClosed(name);
+      const wasBackoff = instance.state === 'backoff';
       instance.start('start requested');
+      // Cutting a backoff short takes effect once the aborted wait settles (microtasks): answer after it.
+      if (wasBackoff) await new Promise((resolve) => setImmediate(resolve));
       return instance.status();
     },
     async stop(name) {

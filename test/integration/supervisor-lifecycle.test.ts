@@ -112,6 +112,36 @@ describe('supervisor lifecycle with real processes', () => {
     expect(alive(status!.pid!)).toBe(false);
   });
 
+  it('a SIGSTOPped (frozen) ready server fails liveness and is replaced after a SIGTERM, not after the grace period', async () => {
+    const port = await freePort();
+    supervisor = createSupervisor({ log: silentLogger() });
+    const rec = recordTransitions(supervisor);
+    await supervisor.reload(config(fakeSpec('frozen', port, { supervision: { stopGraceMs: 30_000 } })));
+    const first = await rec.waitState('frozen', 'ready');
+    process.kill(first.pid!, 'SIGSTOP');
+    const stopping = await rec.waitState('frozen', 'stopping');
+    expect(stopping.failureClass).toBe('liveness-failed');
+    const backoff = await rec.waitState('frozen', 'backoff');
+    expect(backoff.signal).not.toBe('SIGKILL');
+    const second = await rec.waitState('frozen', 'ready', 2);
+    expect(second.pid).not.toBe(first.pid);
+    expect(alive(first.pid!)).toBe(false);
+  });
+
+  it('a stopped orphan of a crashed server does not hold the restart for the grace period', async () => {
+    const port = await freePort();
+    supervisor = createSupervisor({ log: silentLogger() });
+    const rec = recordTransitions(supervisor);
+    await supervisor.reload(config(fakeSpec('o', port, { env: { FAKE_GRANDCHILD: '1' }, supervision: { stopGraceMs: 30_000 } })));
+    const ready = await rec.waitState('o', 'ready');
+    const grandchild = Number(/grandchild pid (\d+)/.exec(supervisor.logs('o', 50).join('\n'))?.[1]);
+    expect(grandchild).toBeGreaterThan(0);
+    process.kill(grandchild, 'SIGSTOP');
+    process.kill(ready.pid!, 'SIGKILL');
+    await rec.waitState('o', 'starting', 2);
+    expect(running(grandchild)).toBe(false);
+  });
+
   it('waits until every process of the old group is gone before restarting', async () => {
     const port = await freePort();
     supervisor = createSupervisor({ log: silentLogger() });
@@ -136,6 +166,16 @@ describe('supervisor lifecycle with real processes', () => {
     const stopped = await supervisor.stop('b');
     expect(stopped.state).toBe('stopped');
     expect(rec.events.filter((e) => e.instance === 'b').map((e) => e.to)).toEqual(['starting', 'backoff', 'stopped']);
+  });
+
+  it('start(name) during a backoff starts the instance now instead of after the delay', async () => {
+    supervisor = createSupervisor({ log: silentLogger() });
+    const rec = recordTransitions(supervisor);
+    await supervisor.reload(config(fakeSpec('b', await freePort(), { env: { FAKE_EXIT_AT_ONCE: '1' }, supervision: { backoff: { initialMs: 60_000, maxMs: 60_000 } } })));
+    await rec.waitState('b', 'backoff');
+    expect((await supervisor.start('b')).state).not.toBe('backoff');
+    const again = await rec.waitState('b', 'starting', 2, 5_000);
+    expect(again.reason).toContain('start requested');
   });
 
   it('restart(name) replaces the process', async () => {

@@ -92,6 +92,27 @@ describe('reload', () => {
     expect(supervisor.list().map((s) => [s.name, s.state, s.enabled])).toEqual([['a', 'stopped', false]]);
   });
 
+  it('retries a failed instance whose config is unchanged, and replaces a changed one that waits in backoff', async () => {
+    supervisor = createSupervisor({ log: silentLogger() });
+    const rec = recordTransitions(supervisor);
+    const model = path.join(dir, 'later.gguf');
+    const failing = fakeSpec('f', await freePort(), { model });
+    const looping = fakeSpec('b', await freePort(), { env: { FAKE_EXIT_AT_ONCE: '1' }, supervision: { backoff: { initialMs: 60_000, maxMs: 60_000 } } });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [failing, looping] });
+    expect((await rec.waitState('f', 'failed')).failureClass).toBe('model-load-failed');
+    await rec.waitState('b', 'backoff');
+    // The user fixes what the config cannot express (the model file) and reloads.
+    await writeFile(model, 'gguf');
+    const fixed = fakeSpec('b', looping.port);
+    const result = await supervisor.reload({ file: '<t>', enable: true, instances: [failing, fixed] });
+    expect(result).toMatchObject({ unchanged: ['f'], changed: ['b'] });
+    const settled = await supervisor.waitSettled(['f', 'b']);
+    expect(settled.map((s) => [s.name, s.state])).toEqual([
+      ['f', 'ready'],
+      ['b', 'ready'],
+    ]);
+  });
+
   it('rejects unknown names with a stable code and aborts waitSettled on request', async () => {
     supervisor = createSupervisor({ log: silentLogger() });
     await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('a', await freePort(), { env: { FAKE_LOAD_MS: '60000' } })] });
@@ -164,6 +185,28 @@ describe('output', () => {
       .split('\n')
       .find((line) => line.includes('main: model loaded'));
     expect(JSON.parse(outputLine!)).toMatchObject({ step: 'instance', instance: 'a', stream: 'stderr', level: 30 });
+  });
+
+  it('an exit is logged with the exiting pid, exit code, signal, class and restart count', async () => {
+    const mem = memoryLogger();
+    supervisor = createSupervisor({ log: mem.log });
+    const rec = recordTransitions(supervisor);
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('c', await freePort(), { env: { FAKE_CRASH_AFTER_MS: '300', FAKE_CRASH_CODE: '3' } })] });
+    const ready = await rec.waitState('c', 'ready');
+    await rec.waitState('c', 'starting', 2);
+    await supervisor.stop('c');
+    const events = mem
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((e) => e.step === 'supervise' && e.to !== undefined);
+    for (const event of events) {
+      expect(Object.keys(event)).toEqual(expect.arrayContaining(['instance', 'from', 'to', 'reason', 'pid', 'exit_code', 'signal', 'restarts', 'class']));
+    }
+    const exit = events.find((e) => e.to === 'backoff');
+    expect(exit).toMatchObject({ instance: 'c', from: 'ready', pid: ready.pid, exit_code: 3, signal: null, restarts: 0, class: 'crashed' });
+    expect(events.find((e) => e.from === 'backoff')).toMatchObject({ to: 'starting', restarts: 1 });
   });
 
   it('a log flood loses nothing and does not block the child', async () => {

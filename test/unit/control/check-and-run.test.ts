@@ -81,6 +81,19 @@ describe('check-and-run', () => {
     expect(daemon.configFile()).toBe(file);
   });
 
+  it('with a daemon serving another file: says that the file is replaced and names the instances it stopped', async () => {
+    const daemonSupervisor = new FakeSupervisor();
+    daemon = await startDaemon({ env, paths: resolvePaths(env), log: silentLogger(), deps: fakeDeps(daemonSupervisor) });
+    const boot = path.join(root, 'boot.json');
+    await fs.writeFile(boot, JSON.stringify({ instances: [{ name: 'prod' }, { name: 'embed' }] }));
+    await daemon.reload(boot);
+    const other = await config({ instances: [{ name: 'try' }] });
+    const { o, stderr } = options(new FakeSupervisor(), { file: other });
+    expect(await checkAndRun(o)).toBe(0);
+    expect(stderr.text()).toContain(`the daemon was serving ${boot}; it now serves ${other}`);
+    expect(stderr.text()).toContain(`stopped (not in ${other}): prod, embed`);
+  });
+
   it('without a daemon: supervises only the chosen instances in the foreground until a stop signal', async () => {
     const supervisor = new FakeSupervisor();
     const signals = new FakeSignals();

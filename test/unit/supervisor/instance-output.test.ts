@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
 import { InstanceOutput } from '../../../src/supervisor/instance-output.js';
+import { MAX_LINE_CHARS } from '../../../src/supervisor/output.js';
 
 describe('instance output', () => {
   it('processes a burst larger than the queue limit completely and in order, redacted, into ring, followers and file', async () => {
@@ -36,5 +37,20 @@ describe('instance output', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('redacts a secret that straddles the cut of an over-long line', async () => {
+    const output = new InstanceOutput('x', silentLogger(), 10, () => 0, []);
+    output.configure(['sk-secret-1'], undefined);
+    const stream = new PassThrough();
+    const { processed } = output.attach(stream, 'stderr');
+    // The 8 KiB cut falls inside the secret: neither piece alone holds all of it.
+    const head = 'a'.repeat(MAX_LINE_CHARS - 4);
+    stream.end(`${head}sk-secret-1 tail\nnext\n`);
+    await processed;
+    const pieces = output.ring.last(10);
+    expect(pieces.join('')).not.toMatch(/sk-s|ret-1/);
+    expect(pieces.slice(0, -1).join('')).toBe(`${head}[redacted] tail`);
+    expect(pieces.at(-1)).toBe('next');
   });
 });
