@@ -62,6 +62,12 @@ describe('boot with the real llama-server (scenarios 1, 8, 2)', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     for (const pid of bootPids) expect(isAlive(pid), `llama-server pid ${pid} still alive`).toBe(false);
     expect(llamaServersUnder(s.dir)).toEqual([]);
+    // Within the grace period: each server exited on the SIGTERM itself (status 0), none needed the SIGKILL.
+    const stopped = logEvents(daemon.output()).filter((e) => e.to === 'stopped' && e.from === 'stopping');
+    expect(stopped.map((e) => [e.instance, e.exit_code ?? null, e.signal ?? null]).sort()).toEqual([
+      ['alpha', 0, null],
+      ['beta', 0, null],
+    ]);
     for (const inst of instances) expect(await health(inst.port, 500)).toBeNull();
     const h = await runCli(['health'], s.env);
     expect(h.code).not.toBe(0);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 
 import { runProcess } from '../support/run-process.js';
+import { checkBuildTools } from './build-tools.js';
 
 /** The npm package whose tarball carries a git bundle of a llama.cpp release (no other network needed). */
 export const NODE_LLAMA_CPP = 'node-llama-cpp@3.22.1';
@@ -38,8 +39,14 @@ const CMAKE_FLAGS = [
   '-DCMAKE_INSTALL_RPATH=$ORIGIN',
 ];
 
-export function cacheRoot(): string {
-  return process.env.INFER_ENTRY_E2E_CACHE ?? join(homedir(), '.cache', 'infer-entry');
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.INFER_ENTRY_E2E_CACHE ?? join(homedir(), '.cache', 'infer-entry');
+}
+
+export interface BuildOptions {
+  signal?: AbortSignal;
+  /** PATH and INFER_ENTRY_E2E_CACHE come from here (default: this process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Pointer from the npm package version to the commit, so a warm run needs no `npm pack`. */
@@ -52,8 +59,15 @@ function describe(root: string, commit: string, release: string): LlamaServerBui
   return { commit, release, dir, binDir: join(dir, 'bin'), vocabPath: join(dir, 'models', VOCAB_FILE) };
 }
 
+/** The cache is keyed by commit and build flags: a build made with other flags is rebuilt, not reused. */
 function isComplete(build: LlamaServerBuild): boolean {
-  return existsSync(join(build.binDir, 'llama-server')) && existsSync(build.vocabPath);
+  if (!existsSync(join(build.binDir, 'llama-server')) || !existsSync(build.vocabPath)) return false;
+  try {
+    const info = JSON.parse(readFileSync(join(build.dir, 'build-info.json'), 'utf8')) as { flags?: unknown };
+    return JSON.stringify(info.flags) === JSON.stringify(CMAKE_FLAGS);
+  } catch {
+    return false;
+  }
 }
 
 async function readPointer(root: string): Promise<{ commit: string; release: string } | undefined> {
@@ -69,8 +83,9 @@ async function readPointer(root: string): Promise<{ commit: string; release: str
 }
 
 /** Builds llama-server once per source commit; later calls return the cache in milliseconds. */
-export async function ensureLlamaServer(log: Log = (l) => console.error(l), signal?: AbortSignal): Promise<LlamaServerBuild> {
-  const root = cacheRoot();
+export async function ensureLlamaServer(log: Log = (l) => console.error(l), opts: BuildOptions = {}): Promise<LlamaServerBuild> {
+  const { signal, env = process.env } = opts;
+  const root = cacheRoot(env);
   await mkdir(root, { recursive: true });
   await removeStaleStaging(root);
   const pointer = await readPointer(root);
@@ -79,11 +94,12 @@ export async function ensureLlamaServer(log: Log = (l) => console.error(l), sign
     if (isComplete(cached)) return cached;
   }
 
+  checkBuildTools(env);
   const work = await mkdtemp(join(tmpdir(), 'infer-entry-llama-build-'));
   try {
-    const source = await fetchSource(work, log, signal);
+    const source = await fetchSource(work, log, env, signal);
     const build = describe(root, source.commit, source.release);
-    if (!isComplete(build)) await compileAndInstall(source.dir, build, log, signal);
+    if (!isComplete(build)) await compileAndInstall(source.dir, build, log, env, signal);
     await writeFile(pointerPath(root), JSON.stringify({ commit: build.commit, release: build.release }) + '\n');
     return build;
   } finally {
@@ -109,35 +125,41 @@ async function removeStaleStaging(root: string): Promise<void> {
 async function fetchSource(
   work: string,
   log: Log,
+  env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<{ dir: string; commit: string; release: string }> {
   log(`[e2e setup] npm pack ${NODE_LLAMA_CPP}`);
-  const packed = (await runProcess('npm', ['pack', NODE_LLAMA_CPP, '--silent', '--pack-destination', work], { cwd: work, signal })).trim();
+  const packed = (await runProcess('npm', ['pack', NODE_LLAMA_CPP, '--silent', '--pack-destination', work], { cwd: work, env, signal })).trim();
   const tgz = join(work, packed.split('\n').pop() ?? '');
   await tar.x({ file: tgz, cwd: work }, ['package/llama/gitRelease.bundle', 'package/llama/binariesGithubRelease.json']);
   const bundle = join(work, 'package', 'llama', 'gitRelease.bundle');
   const dir = join(work, 'llama.cpp');
   log('[e2e setup] git clone gitRelease.bundle');
-  await runProcess('git', ['clone', '--quiet', bundle, dir], { signal });
-  const commit = (await runProcess('git', ['rev-parse', 'HEAD'], { cwd: dir, signal })).trim();
+  await runProcess('git', ['clone', '--quiet', bundle, dir], { env, signal });
+  const commit = (await runProcess('git', ['rev-parse', 'HEAD'], { cwd: dir, env, signal })).trim();
+  // The tag only names the upstream-layout folder (`llama-bNNNN/`); the installer recognises that layout
+  // by its shape (one folder, llama-server flat inside), never by the number. node-llama-cpp's bundle is
+  // one squashed commit without a tag, and its binariesGithubRelease.json names node-llama-cpp's own
+  // release (e.g. v0.5.0), so `b0` stands in unless a bNNNN tag is found.
   let release = 'b0';
   try {
     const info = JSON.parse(await readFile(join(work, 'package', 'llama', 'binariesGithubRelease.json'), 'utf8')) as { release?: unknown };
     if (typeof info.release === 'string' && /^b\d+$/.test(info.release)) release = info.release;
   } catch {
-    // the release tag only names the upstream-layout folder; any bNNNN works
+    // no release file: keep b0
   }
-  log(`[e2e setup] llama.cpp ${release} commit ${commit}`);
+  log(`[e2e setup] llama.cpp commit ${commit}, ${release === 'b0' ? 'no bNNNN release tag (upstream-layout archives use llama-b0/)' : `release ${release}`}`);
   return { dir, commit, release };
 }
 
-async function compileAndInstall(src: string, build: LlamaServerBuild, log: Log, signal?: AbortSignal): Promise<void> {
+async function compileAndInstall(src: string, build: LlamaServerBuild, log: Log, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<void> {
   const out = join(src, 'build');
   const started = Date.now();
   log('[e2e setup] cmake configure (first run only; the build takes several minutes on 2 cores)');
-  await runProcess('cmake', ['-S', src, '-B', out, ...CMAKE_FLAGS], { signal });
+  await runProcess('cmake', ['-S', src, '-B', out, ...CMAKE_FLAGS], { env, signal });
   let lastPct = -1;
   await runProcess('cmake', ['--build', out, '--target', 'llama-server', '-j2'], {
+    env,
     signal,
     onLine: (line) => {
       const m = /^\[\s*(\d+)%\]/.exec(line);
@@ -167,6 +189,8 @@ async function compileAndInstall(src: string, build: LlamaServerBuild, log: Log,
   }
   await copyFile(join(src, 'models', VOCAB_FILE), join(staging, 'models', VOCAB_FILE));
   await writeFile(join(staging, 'build-info.json'), JSON.stringify({ commit: build.commit, release: build.release, flags: CMAKE_FLAGS }, null, 2) + '\n');
+  // A build of this commit with other flags (see isComplete) makes way for this one.
+  if (existsSync(build.dir) && !isComplete(build)) await rm(build.dir, { recursive: true, force: true });
   try {
     await rename(staging, build.dir);
   } catch (err) {

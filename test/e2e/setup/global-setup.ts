@@ -28,11 +28,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = Date.now();
   const build = await ensureLlamaServer((line) => process.stderr.write(`${line}\n`)).catch((err: unknown) => {
     const why = err instanceof Error ? err.message : String(err);
-    throw new Error(`building llama-server for the e2e tests failed (needs cmake, g++, git and the npm registry): ${why}`, { cause: err });
+    throw new Error(`building llama-server for the e2e tests failed (needs git, cmake, make, g++ and the npm registry): ${why}`, { cause: err });
   });
   const model = await ensureTinyModel(build.dir, build.vocabPath);
   const work = await mkdtemp(join(tmpdir(), 'infer-entry-e2e-archives-'));
-  const archives = await packArchives(build, work);
+  const archives = await packArchives(build, work).catch(async (err: unknown) => {
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  });
   process.stderr.write(`[e2e setup] llama-server ${build.commit.slice(0, 12)}, model and archives ready in ${Date.now() - started} ms\n`);
   project.provide('e2e', { commit: build.commit, release: build.release, binDir: build.binDir, model, archives });
   return async () => {
