@@ -10,7 +10,9 @@ interface Rule {
   patterns: RegExp[];
 }
 
-// Order matters: an out-of-memory load also prints "failed to load model", so OOM is checked first.
+// First match wins, so the more specific class comes first: a missing library or a bad flag stops the
+// process before anything else can be printed, and an out-of-memory load also prints "failed to load
+// model", so out-of-memory comes before model-load-failed.
 const RULES: Rule[] = [
   {
     class: 'missing-library',
@@ -70,11 +72,13 @@ export function isCleanExit(status: ExitStatus): boolean {
  * Exit 126/127 without a recognisable message means the executable itself could not be run.
  */
 export function classifyExit(status: ExitStatus, lastLines: readonly string[]): FailureClass | null {
+  // A clean stop is no failure whatever was printed before it (a request that once ran out of
+  // memory, then a normal SIGTERM, must not be reported as out-of-memory).
+  if (isCleanExit(status)) return null;
   const text = lastLines.join('\n');
   for (const rule of RULES) {
     if (rule.patterns.some((pattern) => pattern.test(text))) return rule.class;
   }
-  if (isCleanExit(status)) return null;
   if (status.signal !== null) return 'killed';
   if (status.code === 126 || status.code === 127) return 'missing-library';
   return 'crashed';

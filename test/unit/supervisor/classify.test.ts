@@ -22,6 +22,9 @@ describe('failure classification', () => {
     // llama-server killed by SIGTERM while loading (no handler yet), or exiting 143: a clean stop.
     expect(classifyExit({ code: null, signal: 'SIGTERM' }, ['llama_model_load: loading tensors'])).toBeNull();
     expect(classifyExit({ code: 143, signal: null }, [])).toBeNull();
+    // Earlier failure text does not turn a clean stop into a failure.
+    expect(classifyExit({ code: 0, signal: null }, ['CUDA error: out of memory', 'srv  operator(): cleaning up before exit...'])).toBeNull();
+    expect(classifyExit({ code: null, signal: 'SIGTERM' }, ['ggml_backend_cuda_buffer_type_alloc_buffer: allocating 8.00 MiB on device 0: cudaMalloc failed: out of memory'])).toBeNull();
     expect(classifyExit({ code: 127, signal: null }, [])).toBe('missing-library');
     expect(classifyExit({ code: 2, signal: null }, [])).toBe('crashed');
   });
