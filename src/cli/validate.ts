@@ -110,11 +110,15 @@ Keys, defaults and examples: docs/config.md.`,
       config = await loadConfig(file, { env: ctx.env, paths: ctx.paths, fsChecks });
     } catch (error) {
       if (error instanceof ConfigInvalidError) {
+        // Every problem at once: the file checks of the instances that are otherwise fine too.
+        const target = String(error.details?.file ?? file);
+        const fileChecks = fsChecks ? await fileProblems({ file: target, enable: true, instances: error.partial }, ctx.env) : [];
+        const all = [...error.problems, ...fileChecks];
         if (json) {
-          write(`${JSON.stringify({ file: error.details?.file ?? file, valid: false, problems: error.problems })}\n`);
+          write(`${JSON.stringify({ file: target, valid: false, problems: all })}\n`);
         } else {
-          for (const p of error.problems) write(`${formatProblem(p)}\n`);
-          write(`${String(error.details?.file ?? file)}: invalid, ${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}\n`);
+          for (const p of all) write(`${formatProblem(p)}\n`);
+          write(`${target}: invalid, ${all.length} problem${all.length === 1 ? '' : 's'}\n`);
         }
         return ExitCode.CONFIG;
       }

@@ -10,12 +10,14 @@ import path from 'node:path';
 import { ConfigError, MissingInputError, errnoCode } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { parseConfig } from './parse.js';
-import type { ConfigProblem, LoadedConfig } from './types.js';
+import type { ConfigProblem, InstanceSpec, LoadedConfig } from './types.js';
 
 export class ConfigInvalidError extends ConfigError {
   readonly problems: ConfigProblem[];
+  /** Instances without problems of their own (validate still checks their files). */
+  readonly partial: InstanceSpec[];
 
-  constructor(file: string, problems: ConfigProblem[]) {
+  constructor(file: string, problems: ConfigProblem[], partial: InstanceSpec[] = []) {
     const first = problems[0] ? formatProblem(problems[0]) : file;
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     super('E_CONFIG_INVALID', `invalid config ${file}: ${first}${more}`, {
@@ -23,6 +25,7 @@ export class ConfigInvalidError extends ConfigError {
       details: { file, problems },
     });
     this.problems = problems;
+    this.partial = partial;
   }
 }
 
@@ -60,7 +63,7 @@ export async function loadConfig(file: string, o: LoadOptions): Promise<LoadedCo
   }
   const installed = path.join(o.paths.install, 'bin', 'llama-server');
   const exists = o.fsChecks === false ? (p: string) => p === installed : existsSync;
-  const { config, problems } = parseConfig(text, absolute, { env: o.env, paths: o.paths, exists });
-  if (!config) throw new ConfigInvalidError(absolute, problems);
+  const { config, problems, partial } = parseConfig(text, absolute, { env: o.env, paths: o.paths, exists });
+  if (!config) throw new ConfigInvalidError(absolute, problems, partial);
   return config;
 }

@@ -25,6 +25,8 @@ export interface ParseOptions {
 export interface ParseResult {
   config: LoadedConfig | null;
   problems: ConfigProblem[];
+  /** When the file is invalid: the instances that had no problem of their own, so their files can still be checked. */
+  partial?: InstanceSpec[];
 }
 
 /** `instance.llama-3-8b.server.port`; parts that are not bare TOML keys are quoted. */
@@ -156,7 +158,10 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   }
   problems.push(...semantic.map(place));
 
-  if (problems.length > 0) return { config: null, problems: sortProblems(problems) };
+  if (problems.length > 0) {
+    const named = new Set(problems.map((p) => p.instance).filter((n): n is string => n !== undefined));
+    return { config: null, problems: sortProblems(problems), partial: specs.filter((spec) => !named.has(spec.name)) };
+  }
   return {
     config: { file: fileName, enable: master.enable !== false, instances: specs },
     problems: [],

@@ -70,6 +70,18 @@ describe('infer-entry validate', () => {
     ]);
   });
 
+  it('schema problems in one instance do not hide the file problems of another: every problem in one run', async () => {
+    const { exe, logDir } = realFiles();
+    const file = write('mixed.toml', `[master]\nllama_cpp_path = "${exe}"\n[instance.control]\nlog_dir = "${logDir}"\n[instance.a.server]\nmodel = "${dir}/absent.gguf"\nport = 8081\n[instance.b.server]\nmodel = "${dir}/absent.gguf"\nport = 99999\n`);
+    const { code, stdout } = await cli(['validate', file]);
+    expect(code).toBe(78);
+    expect(stdout.trim().split('\n')).toEqual([
+      `${file}:10:1 instance.b.server.port: too large (expected ≤ 65535, got 99999)`,
+      `${file}:6:1 instance.a.server.model: model file ${dir}/absent.gguf does not exist (expected a readable .gguf file; mount the models directory or fix the path)`,
+      `${file}: invalid, 2 problems`,
+    ]);
+  });
+
   it('a missing file: exit 66 with one line', async () => {
     const { code, stderr } = await cli(['validate', path.join(dir, 'nope.toml')]);
     expect(code).toBe(66);
