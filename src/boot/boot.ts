@@ -74,6 +74,9 @@ export type BootOptions = Omit<RunDaemonOptions, 'prepare'>;
 export function runBoot(options: BootOptions): Promise<number> {
   options.log.info({ pid: process.pid, root: options.paths.root, with_cmd: options.cmd.length > 0 }, 'boot');
   return runDaemon({
+    // A CMD on a terminal (`docker run -it IMAGE bash`) shares stdout with this log: keep the
+    // servers' output out of the user's shell, as the old launcher's log files did.
+    instanceOutputLevel: options.cmd.length > 0 && options.stdinIsTTY === true ? 'debug' : 'info',
     ...options,
     async prepare(daemon, stopRequested) {
       try {

@@ -17,7 +17,7 @@ import type { ControlDeps } from '../control/router.js';
 
 /** The modules the daemon drives, injectable so unit tests run without the real supervisor or installer. */
 export interface DaemonDeps {
-  createSupervisor(options: { log: Logger; env: NodeJS.ProcessEnv }): SupervisorApi;
+  createSupervisor(options: { log: Logger; env: NodeJS.ProcessEnv; outputLevel?: 'info' | 'debug' }): SupervisorApi;
   loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths }): Promise<LoadedConfig>;
   formatProblem(problem: ConfigProblem): string;
   installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
@@ -48,6 +48,8 @@ export interface StartDaemonOptions {
   paths: Paths;
   log: Logger;
   deps: DaemonDeps;
+  /** Level of the instances' output lines in this log (boot with an interactive CMD: debug). */
+  instanceOutputLevel?: 'info' | 'debug';
 }
 
 /** The problems of a config error, as lines; undefined when the error is not about the file's content. */
@@ -76,7 +78,7 @@ function stoppingError(): TempFailError {
 
 export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
   const { env, paths, log, deps } = options;
-  const supervisor = deps.createSupervisor({ log, env });
+  const supervisor = deps.createSupervisor({ log, env, outputLevel: options.instanceOutputLevel ?? 'info' });
   let current: string | null = null;
   let bootInstall: InstallOutcome | null = null;
   let queue: Promise<unknown> = Promise.resolve();

@@ -41,6 +41,7 @@ export class InstanceOutput {
     ringLines: number,
     private readonly now: () => number,
     private secrets: readonly string[],
+    private readonly level: 'info' | 'debug' = 'info',
   ) {
     this.ring = new RingBuffer(ringLines);
     // Output events carry only instance/stream/step and a message that redactText already scrubbed:
@@ -163,7 +164,7 @@ export class InstanceOutput {
     }
     this.lastOutputAt = this.now();
     this.ring.push(line);
-    this.#streams[which].info(line);
+    this.#streams[which][this.level](line);
     if (this.#filePath !== undefined && !this.#fileFailed) this.#pending.push(line);
     for (const follower of this.#followers) {
       try {

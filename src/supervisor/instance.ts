@@ -24,6 +24,7 @@ export interface InstanceContext {
   log: Logger;
   baseEnv: NodeJS.ProcessEnv;
   ringLines: number;
+  outputLevel: 'info' | 'debug';
   onTransition(event: TransitionEvent): void;
   onProbe(instance: string, probe: ProbeInfo): void;
 }
@@ -53,7 +54,7 @@ export class Instance {
   ) {
     const { deps } = ctx;
     this.machine = new InstanceStateMachine(spec.name, ctx.onTransition, () => deps.now(), () => this.#restarts);
-    this.output = new InstanceOutput(spec.name, ctx.log, ctx.ringLines, () => deps.now(), spec.secrets);
+    this.output = new InstanceOutput(spec.name, ctx.log, ctx.ringLines, () => deps.now(), spec.secrets, ctx.outputLevel);
     this.output.configure(spec.secrets, spec.logFile);
     this.#tracker = new RestartTracker(spec.supervision, () => deps.random());
   }

@@ -18,6 +18,12 @@ export interface SupervisorOptions {
   deps?: Partial<SupervisorDeps>;
   /** Lines of output kept per instance for `logs` (default 1000). */
   logRingLines?: number;
+  /**
+   * Level of the instances' output lines in the daemon log (default info). `boot -- bash` on a
+   * terminal uses debug: the user's shell must not fill with llama-server chatter; the lines still
+   * reach the ring buffer (`infer-entry logs`) and the log_file.
+   */
+  outputLevel?: 'info' | 'debug';
 }
 
 export const DEFAULT_LOG_RING_LINES = 1000;
@@ -50,6 +56,7 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
     log,
     baseEnv: options.env ?? process.env,
     ringLines: options.logRingLines ?? DEFAULT_LOG_RING_LINES,
+    outputLevel: options.outputLevel ?? 'info',
     onTransition: (event) => {
       const level = event.to === 'failed' ? 'error' : event.to === 'unhealthy' || event.to === 'backoff' ? 'warn' : 'info';
       log[level](

@@ -22,7 +22,7 @@ afterEach(async () => {
   supervisor = undefined;
 });
 
-function memoryLogger() {
+function memoryLogger(level = 'debug') {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -30,7 +30,7 @@ function memoryLogger() {
       done();
     },
   });
-  return { log: createLogger({ destination: stream, pretty: false, level: 'debug' }), text: () => chunks.join('') };
+  return { log: createLogger({ destination: stream, pretty: false, level }), text: () => chunks.join('') };
 }
 
 describe('reload', () => {
@@ -150,6 +150,20 @@ describe('output', () => {
     const file = await readFile(logFile, 'utf8');
     expect(file).toContain('env LLAMA_API_KEY=[redacted]');
     expect(file).not.toContain(secret);
+  });
+
+  it('outputLevel debug keeps server output out of an info log but in `logs` and the log file (boot -- bash on a terminal)', async () => {
+    const logFile = path.join(dir, 'quiet.log');
+    const mem = memoryLogger('info');
+    supervisor = createSupervisor({ log: mem.log, outputLevel: 'debug' });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('q', await freePort(), { logFile })] });
+    await supervisor.waitSettled(['q']);
+    await supervisor.stop('q');
+    expect(supervisor.logs('q', 100).some((line) => line.includes('main: loading model'))).toBe(true);
+    expect(await readFile(logFile, 'utf8')).toContain('main: loading model');
+    expect(mem.text()).not.toContain('main: loading model');
+    // The supervisor's own events stay visible.
+    expect(mem.text()).toContain('"to":"ready"');
   });
 
   it('an unusable log file is a warning, not a reason to keep the model down', async () => {

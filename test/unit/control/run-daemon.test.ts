@@ -177,6 +177,16 @@ describe('boot steps', () => {
     expect(failure?.msg).toContain('continuing WITHOUT a llama.cpp install');
   });
 
+  it('with a CMD on a terminal, instance output goes to the log at debug (not into the user\'s shell); otherwise info', async () => {
+    const levels: (string | undefined)[] = [];
+    const deps = fakeDeps(supervisor);
+    const recording = { ...deps, createSupervisor: (options: Parameters<DaemonDeps['createSupervisor']>[0]) => (levels.push(options.outputLevel), deps.createSupervisor(options)) };
+    const log = createLogger({ destination: logs, pretty: false });
+    expect(await runBoot({ env, paths: resolvePaths(env), log, deps: recording, cmd: ['true'], signals, stdinIsTTY: true })).toBe(0);
+    expect(await runBoot({ env, paths: resolvePaths(env), log, deps: recording, cmd: ['true'], signals, stdinIsTTY: false })).toBe(0);
+    expect(levels).toEqual(['debug', 'info']);
+  });
+
   it('is not ready while the install step runs', async () => {
     let release!: () => void;
     const installing = new Promise<null>((resolve) => (release = () => resolve(null)));
