@@ -39,6 +39,12 @@ export function withStep(log: Logger, step: string, bindings: Record<string, unk
   return child;
 }
 
+/** `log` itself when its lines already carry `step` (or one of `alsoAccepted`), else `withStep(log, step)`: nested calls keep the outer step. */
+export function ensureStep(log: Logger, step: string, ...alsoAccepted: string[]): Logger {
+  const current = stepOf(log);
+  return current === step || (current !== undefined && alsoAccepted.includes(current)) ? log : withStep(log, step);
+}
+
 /** The step a logger's lines carry. */
 export function stepOf(log: Logger): string | undefined {
   return (log as Stepped)[STEP];

@@ -7,12 +7,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
-import { ConfigError, ExitCode, InferEntryError, UsageError } from '../errors.js';
+import { ConfigError, ExitCode, UsageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import type { InstanceStatus } from '../supervisor/types.js';
 import { ROUTES, type HealthBody, type InstancesBody, type ReloadBody } from '../control/api.js';
 import { requestJson } from '../control/client.js';
-import { formatStatusTable } from '../control/format.js';
+import { formatStatusTable, writeReloadProblems } from '../control/format.js';
 import { socketIsLive } from '../control/socket-file.js';
 import { configProblems, type DaemonDeps } from './daemon.js';
 import { runDaemon } from './run-daemon.js';
@@ -93,8 +93,7 @@ async function viaDaemon(options: CheckAndRunOptions, file: string, targets: str
     reloaded = (await requestJson<ReloadBody>(socket, 'POST', ROUTES.reload, { file })).body;
   } catch (error) {
     // The daemon reads the file with its own environment (overrides) and permissions: show its problems too.
-    const problems = error instanceof InferEntryError ? error.details?.problems : undefined;
-    if (Array.isArray(problems)) for (const p of problems) options.stderr.write(`${String(p)}\n`);
+    writeReloadProblems(error, options.stderr);
     throw error;
   }
   const r = reloaded.result;

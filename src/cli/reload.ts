@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from './command.js';
-import { InferEntryError } from '../errors.js';
 import { ROUTES, type ReloadBody } from '../control/api.js';
 import { requestJson } from '../control/client.js';
+import { writeReloadProblems } from '../control/format.js';
 
 export const command: Command = {
   name: 'reload',
@@ -29,8 +29,7 @@ Options:
       );
       return 0;
     } catch (error) {
-      const problems = error instanceof InferEntryError ? error.details?.problems : undefined;
-      if (Array.isArray(problems)) for (const p of problems) ctx.stderr.write(`${String(p)}\n`);
+      writeReloadProblems(error, ctx.stderr);
       throw error;
     }
   },

@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { findOnPath } from '../find-on-path.js';
 import type { ConfigProblem, InstanceSpec } from './types.js';
 
 export interface CheckFilesOptions {
@@ -68,9 +69,7 @@ async function checkModel(model: string): Promise<string | undefined> {
 
 async function checkExecutable(executable: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   if (!executable.includes('/')) {
-    for (const dir of (env.PATH ?? '').split(':')) {
-      if (dir !== '' && (await statOrUndefined(path.join(dir, executable)))?.isFile() && (await canAccess(path.join(dir, executable), constants.X_OK))) return undefined;
-    }
+    if (findOnPath(executable, env) !== undefined) return undefined;
     return `llama-server executable "${executable}" is not on PATH and not installed (expected an installed llama.cpp package — see 'infer-entry install' — or master.llama_cpp_path)`;
   }
   const info = await statOrUndefined(executable);

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ENV } from '../env.js';
+import { findOnPath } from '../find-on-path.js';
 import type { Paths } from '../paths.js';
 import { buildInstance, type DraftProblem } from './build-instance.js';
 import { deepMergeOverrides, isPlainObject, mergeControl, mergeServer, type Plain } from './merge.js';
@@ -40,12 +41,7 @@ function resolveExecutable(master: Plain, env: NodeJS.ProcessEnv, paths: Paths, 
   if (typeof master.llama_cpp_path === 'string') return master.llama_cpp_path;
   const installed = path.join(paths.install, 'bin', EXECUTABLE);
   if (exists(installed)) return installed;
-  for (const dir of (env.PATH ?? '').split(':')) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, EXECUTABLE);
-    if (exists(candidate)) return candidate;
-  }
-  return EXECUTABLE;
+  return findOnPath(EXECUTABLE, env, exists) ?? EXECUTABLE;
 }
 
 function libraryDirsOf(executable: string, paths: Paths, exists: (p: string) => boolean): string[] {

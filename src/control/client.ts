@@ -58,6 +58,12 @@ async function readAll(res: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The error an error answer stands for: the daemon's own error when its body carries one. */
+function errorFromAnswer(body: unknown, method: string, path: string, status: number | undefined): InferEntryError {
+  if (isErrorBody(body)) return errorFromBody(body);
+  return new InferEntryError('E_DAEMON_PROTOCOL', ExitCode.SOFTWARE, `the daemon answered ${method} ${path} with HTTP ${status}`);
+}
+
 /** One JSON request. Error answers are thrown as the daemon's InferEntryError unless `acceptStatus` lists them. */
 export async function requestJson<T>(
   socketPath: string,
@@ -77,10 +83,7 @@ export async function requestJson<T>(
     });
   }
   const status = res.statusCode ?? 0;
-  if (status >= 400 && !(options.acceptStatus ?? []).includes(status)) {
-    if (isErrorBody(parsed)) throw errorFromBody(parsed);
-    throw new InferEntryError('E_DAEMON_PROTOCOL', ExitCode.SOFTWARE, `the daemon answered ${method} ${path} with HTTP ${status}`);
-  }
+  if (status >= 400 && !(options.acceptStatus ?? []).includes(status)) throw errorFromAnswer(parsed, method, path, status);
   return { status, body: parsed as T };
 }
 
@@ -95,8 +98,7 @@ export async function streamText(socketPath: string, path: string, out: NodeJS.W
     } catch {
       parsed = undefined;
     }
-    if (isErrorBody(parsed)) throw errorFromBody(parsed);
-    throw new InferEntryError('E_DAEMON_PROTOCOL', ExitCode.SOFTWARE, `the daemon answered GET ${path} with HTTP ${res.statusCode}`);
+    throw errorFromAnswer(parsed, 'GET', path, res.statusCode);
   }
   try {
     for await (const chunk of res as AsyncIterable<Buffer>) out.write(chunk);

@@ -1,5 +1,12 @@
 /** Human-readable renderings of instance status for the CLI. */
+import { InferEntryError } from '../errors.js';
 import type { InstanceStatus } from '../supervisor/types.js';
+
+/** A reload the daemon refused carries the config's problems: the daemon read the file, so only it can list them. */
+export function writeReloadProblems(error: unknown, out: NodeJS.WritableStream): void {
+  const problems = error instanceof InferEntryError ? error.details?.problems : undefined;
+  if (Array.isArray(problems)) for (const p of problems) out.write(`${String(p)}\n`);
+}
 
 export function formatDuration(ms: number | null): string {
   if (ms === null) return '-';

@@ -4,7 +4,7 @@
  * only the probe latency histogram is fed by events.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { INSTANCE_STATES, type SupervisorApi } from '../supervisor/types.js';
+import { INSTANCE_STATES, type InstanceStatus, type SupervisorApi } from '../supervisor/types.js';
 import { VERSION } from '../version.js';
 import { signalNumbers } from './signal-numbers.js';
 
@@ -34,6 +34,12 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
   const registry = new Registry();
   const p = 'infer_entry_';
 
+  // Per-instance series are rebuilt on each scrape so instances removed by a reload disappear.
+  function perInstance(metric: { reset(): void }, write: (status: InstanceStatus) => void): void {
+    metric.reset();
+    for (const status of supervisor.list()) write(status);
+  }
+
   new Gauge({
     name: `${p}build_info`,
     help: 'Always 1; labels carry the infer-entry and Node.js versions.',
@@ -50,10 +56,9 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     labelNames: ['instance', 'state'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const status of supervisor.list()) {
+      perInstance(this, (status) => {
         for (const state of INSTANCE_STATES) this.set({ instance: status.name, state }, status.state === state ? 1 : 0);
-      }
+      });
     },
   });
 
@@ -63,8 +68,7 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     labelNames: ['instance'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const status of supervisor.list()) this.set({ instance: status.name }, status.state === 'ready' ? 1 : 0);
+      perInstance(this, (status) => this.set({ instance: status.name }, status.state === 'ready' ? 1 : 0));
     },
   });
 
@@ -74,8 +78,7 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     labelNames: ['instance'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const status of supervisor.list()) this.set({ instance: status.name }, status.enabled ? 1 : 0);
+      perInstance(this, (status) => this.set({ instance: status.name }, status.enabled ? 1 : 0));
     },
   });
 
@@ -85,8 +88,7 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     labelNames: ['instance'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const status of supervisor.list()) this.inc({ instance: status.name }, status.restarts);
+      perInstance(this, (status) => this.inc({ instance: status.name }, status.restarts));
     },
   });
 
@@ -96,13 +98,12 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     labelNames: ['instance', 'class'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const status of supervisor.list()) {
+      perInstance(this, (status) => {
         const exit = status.lastExit;
-        if (!exit) continue;
+        if (!exit) return;
         const value = exit.code ?? (exit.signal ? 128 + (signalNumbers[exit.signal] ?? 0) : -1);
         this.set({ instance: status.name, class: exit.class ?? 'none' }, value);
-      }
+      });
     },
   });
 
@@ -112,10 +113,9 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     labelNames: ['instance', 'class'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const status of supervisor.list()) {
+      perInstance(this, (status) => {
         if (status.state === 'failed') this.set({ instance: status.name, class: status.failureClass ?? 'crashed' }, 1);
-      }
+      });
     },
   });
 

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { CannotCreateError, PackageError, isInferEntryError } from '../errors.js';
-import { stepOf, withStep } from '../log.js';
+import { ensureStep } from '../log.js';
 import { VERSION } from '../version.js';
 import { activate, pruneReleases, readActive, removeLeftovers } from './activate.js';
 import { cacheArchive, removeCached } from './cache.js';
@@ -27,7 +27,7 @@ import { CONVENIENCE_LINKS, type InstallOptions, type InstallOutcome, type Insta
 
 export async function installPackage(o: InstallOptions): Promise<InstallOutcome> {
   const started = Date.now();
-  const log = stepOf(o.log) === 'install' ? o.log : withStep(o.log, 'install');
+  const log = ensureStep(o.log, 'install');
   const env = o.env ?? process.env;
   const { paths } = o;
   const freeBytes = o.freeBytes ?? statfsFreeBytes;

@@ -1,6 +1,6 @@
 /** Boot's install step: the environment contract of the infer-dev image (AUTO_INFER_LLAMA_CPP_GET_PKG_ON_BOOT / _PKG_PATH). */
 import type { Logger } from 'pino';
-import { stepOf, withStep } from '../log.js';
+import { ensureStep } from '../log.js';
 import { MissingInputError } from '../errors.js';
 import { ENV, readFlagLogged } from '../env.js';
 import type { Paths } from '../paths.js';
@@ -8,7 +8,7 @@ import { installPackage } from './install.js';
 import type { InstallOutcome } from './types.js';
 
 export async function installOnBoot(o: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null> {
-  const log = stepOf(o.log) === 'install' ? o.log : withStep(o.log, 'install');
+  const log = ensureStep(o.log, 'install');
   const flag = readFlagLogged(ENV.GET_PKG_ON_BOOT, log, o.env);
   if (!flag.enabled) {
     log.info({ reason: flag.reason }, `not installing a llama.cpp package on boot: ${flag.reason}`);

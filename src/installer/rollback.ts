@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { stepOf, withStep } from '../log.js';
+import { ensureStep } from '../log.js';
 import { MissingInputError, PackageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { activate, readActive, rollbackTarget } from './activate.js';
@@ -20,7 +20,7 @@ export interface RollbackOutcome {
 
 export async function rollback(o: { paths: Paths; log: Logger; lockWaitMs?: number; signal?: AbortSignal }): Promise<RollbackOutcome> {
   const { paths } = o;
-  const log = stepOf(o.log) === 'install' || stepOf(o.log) === 'rollback' ? o.log : withStep(o.log, 'rollback');
+  const log = ensureStep(o.log, 'rollback', 'install');
   const lock = await acquireInstallLock(paths.installLock, log, { waitMs: o.lockWaitMs, signal: o.signal });
   try {
     const target = await rollbackTarget(paths);

@@ -4,8 +4,8 @@
  */
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
-import path from 'node:path';
 import { checkInstanceFiles } from '../config/check-files.js';
+import { findOnPath } from '../find-on-path.js';
 import type { ConfigProblem, InstanceSpec } from '../config/types.js';
 import { isPortFree } from './port-free.js';
 import { runningGroupMembers } from './group-members.js';
@@ -33,16 +33,16 @@ export interface SupervisorDeps {
 const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'];
 
 export function findSetpriv(env: NodeJS.ProcessEnv = process.env): string | null {
-  const dirs = (env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, 'setpriv'));
-  for (const candidate of [...SETPRIV_CANDIDATES, ...dirs]) {
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
+  return SETPRIV_CANDIDATES.find(canExecute) ?? findOnPath('setpriv', env, canExecute) ?? null;
+}
+
+function canExecute(candidate: string): boolean {
+  try {
+    accessSync(candidate, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
-  return null;
 }
 
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): SupervisorDeps {
