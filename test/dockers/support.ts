@@ -3,7 +3,7 @@
  * lines joined, comments dropped, JSON and shell forms), Debian tools that must be installed, and
  * the paths the image uses mapped into a temp root for the rehearsal.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
@@ -27,25 +27,7 @@ export const DOCKER_STOP_TIMEOUT_S = 10;
 
 export const read = (file: string): string => readFileSync(file, 'utf8');
 
-export function which(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return null;
-}
-
-/** A Debian tool the test cannot do without: fail (never skip) naming the package. */
-export function need(tool: string, debianPackage: string): string {
-  const found = which(tool);
-  if (!found) throw new Error(`${tool} not found on PATH: install the Debian package ${debianPackage} (apt-get install -y ${debianPackage})`);
-  return found;
-}
+export { need } from '../fixtures/need-tool.js';
 
 export interface Instruction {
   keyword: string;

@@ -2,30 +2,11 @@
  * infer-entry as PID 1 of a fresh PID namespace (what it is in a container): signals from outside
  * reach it only through explicit handlers, exit statuses propagate, and under tini orphans are reaped.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { need } from '../fixtures/need-tool.js';
 import { MAIN, alive, baseEnv, exitWithin, killAll, makeRoot, startProcess, waitFor, type Running } from '../unit/control/harness.js';
-
-function which(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next
-    }
-  }
-  return null;
-}
-
-function need(tool: string, debianPackage: string): string {
-  const found = which(tool);
-  if (!found) throw new Error(`${tool} not found on PATH: install the Debian package ${debianPackage} (apt-get install -y ${debianPackage})`);
-  return found;
-}
 
 /** The namespace's PID 1, seen from here: the only child of `unshare --fork`. */
 function namespaceInit(unsharePid: number): number | undefined {
