@@ -33,6 +33,15 @@ function memoryLogger(level = 'debug') {
   return { log: createLogger({ destination: stream, pretty: false, level }), text: () => chunks.join('') };
 }
 
+/** The supervisor's transition events among a JSON log's lines. */
+function transitionEvents(text: string): Record<string, unknown>[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((e) => e.step === 'supervise' && e.to !== undefined);
+}
+
 describe('reload', () => {
   it('starts added, stops removed, restarts changed, leaves unchanged and disabled alone', async () => {
     const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -182,12 +191,7 @@ describe('output', () => {
     supervisor = createSupervisor({ log: mem.log });
     await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('a', await freePort())] });
     await supervisor.waitSettled(['a']);
-    const events = mem
-      .text()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((e) => e.step === 'supervise' && e.to !== undefined);
+    const events = transitionEvents(mem.text());
     expect(events.map((e) => [e.from, e.to])).toEqual([
       ['stopped', 'starting'],
       ['starting', 'ready'],
@@ -209,12 +213,7 @@ describe('output', () => {
     const ready = await rec.waitState('c', 'ready');
     await rec.waitState('c', 'starting', 2);
     await supervisor.stop('c');
-    const events = mem
-      .text()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((e) => e.step === 'supervise' && e.to !== undefined);
+    const events = transitionEvents(mem.text());
     for (const event of events) {
       expect(Object.keys(event)).toEqual(expect.arrayContaining(['instance', 'from', 'to', 'reason', 'pid', 'exit_code', 'signal', 'restarts', 'class']));
     }

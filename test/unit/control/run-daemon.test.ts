@@ -65,6 +65,14 @@ function readyz(): Promise<{ status: number; body: string }> {
   });
 }
 
+/** runBoot without a CMD; resolves `up` once the control socket is listening. */
+function boot(deps: DaemonDeps) {
+  let markUp!: (d: Daemon) => void;
+  const up = new Promise<Daemon>((resolve) => (markUp = resolve));
+  const exited = runBoot({ env, paths: resolvePaths(env), log: createLogger({ destination: logs, pretty: false }), deps, cmd: [], signals, onStarted: markUp });
+  return { up, exited };
+}
+
 async function waitForFile(file: string): Promise<void> {
   await expect.poll(() => fs.stat(file).then(() => true, () => false), { timeout: 5000 }).toBe(true);
 }
@@ -190,17 +198,7 @@ describe('boot steps', () => {
   it('is not ready while the install step runs', async () => {
     let release!: () => void;
     const installing = new Promise<null>((resolve) => (release = () => resolve(null)));
-    let markUp!: (d: Daemon) => void;
-    const up = new Promise<Daemon>((resolve) => (markUp = resolve));
-    const exited = runBoot({
-      env,
-      paths: resolvePaths(env),
-      log: createLogger({ destination: logs, pretty: false }),
-      deps: fakeDeps(supervisor, { installOnBoot: () => installing }),
-      cmd: [],
-      signals,
-      onStarted: markUp,
-    });
+    const { up, exited } = boot(fakeDeps(supervisor, { installOnBoot: () => installing }));
     await up;
     expect(await readyz()).toEqual({ status: 503, body: '{"ready":false,"starting":"boot in progress: installing llama.cpp","notReady":[]}\n' });
     release();
@@ -212,17 +210,17 @@ describe('boot steps', () => {
   it('starts instances only with AUTO_INFER_LLAMA_CPP_ON_BOOT on AND a config file', async () => {
     const file = path.join(root, 'c.json');
     await fs.writeFile(file, JSON.stringify({ instances: [{ name: 'a' }] }));
-    const boot = async (extra: NodeJS.ProcessEnv) => {
+    const bootWith = async (extra: NodeJS.ProcessEnv) => {
       const e = { ...env, ...extra };
       return runBoot({ env: e, paths: resolvePaths(e), log: createLogger({ destination: logs, pretty: false }), deps: fakeDeps(supervisor), cmd: ['true'], signals });
     };
-    await boot({ AUTO_INFER_LLAMA_CPP_CONFIG: file });
-    await boot({ AUTO_INFER_LLAMA_CPP_ON_BOOT: 'ture', AUTO_INFER_LLAMA_CPP_CONFIG: file });
-    await boot({ AUTO_INFER_LLAMA_CPP_ON_BOOT: '1' });
+    await bootWith({ AUTO_INFER_LLAMA_CPP_CONFIG: file });
+    await bootWith({ AUTO_INFER_LLAMA_CPP_ON_BOOT: 'ture', AUTO_INFER_LLAMA_CPP_CONFIG: file });
+    await bootWith({ AUTO_INFER_LLAMA_CPP_ON_BOOT: '1' });
     expect(supervisor.reloads).toHaveLength(0);
     expect(logLines().some((l) => l.level === 40 && l.msg.includes('"ture"'))).toBe(true);
     expect(logLines().some((l) => l.msg.includes('alone never starts anything'))).toBe(true);
-    await boot({ AUTO_INFER_LLAMA_CPP_ON_BOOT: 'TRUE', AUTO_INFER_LLAMA_CPP_CONFIG: file });
+    await bootWith({ AUTO_INFER_LLAMA_CPP_ON_BOOT: 'TRUE', AUTO_INFER_LLAMA_CPP_CONFIG: file });
     expect(supervisor.reloads).toHaveLength(1);
   });
 
@@ -231,17 +229,7 @@ describe('boot steps', () => {
     await fs.writeFile(file, JSON.stringify({ invalid: ['first problem', 'second problem'] }));
     env.AUTO_INFER_LLAMA_CPP_ON_BOOT = '1';
     env.AUTO_INFER_LLAMA_CPP_CONFIG = file;
-    let markUp!: (d: Daemon) => void;
-    const up = new Promise<Daemon>((resolve) => (markUp = resolve));
-    const exited = runBoot({
-      env,
-      paths: resolvePaths(env),
-      log: createLogger({ destination: logs, pretty: false }),
-      deps: fakeDeps(supervisor),
-      cmd: [],
-      signals,
-      onStarted: markUp,
-    });
+    const { up, exited } = boot(fakeDeps(supervisor));
     const daemon = await up;
     await expect.poll(() => logLines().filter((l) => l.level === 50 && /first problem|second problem/.test(l.msg)).length).toBe(2);
     // A container asked to serve a config it cannot load is not healthy, even with no instance to wait for.
