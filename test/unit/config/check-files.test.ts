@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -106,9 +107,23 @@ describe('checkInstanceFiles', () => {
 });
 
 function checkAsNobody(target: InstanceSpec): ConfigProblem[] {
-  const module = fileURLToPath(new URL('../../../dist/src/config/check-files.js', import.meta.url));
-  if (!existsSync(module)) throw new Error(`${module} is missing: run \`npm run build\` first (npm test does)`);
-  const script = `const { checkInstanceFiles } = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await checkInstanceFiles(JSON.parse(process.env.SPEC))));`;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH, SPEC: JSON.stringify(target) } });
-  return JSON.parse(out.toString()) as ConfigProblem[];
+  const dist = fileURLToPath(new URL('../../../dist/src/', import.meta.url));
+  // The checkout may sit in a directory uid 65534 cannot enter (mktemp -d is 0700): run a copy of
+  // the built modules from a world-readable place instead.
+  const stage = mkdtempSync(path.join(os.tmpdir(), 'ie-nobody-'));
+  try {
+    chmodSync(stage, 0o755);
+    for (const rel of ['config/check-files.js', 'config/types.js', 'find-on-path.js']) {
+      const from = path.join(dist, rel);
+      if (!existsSync(from)) throw new Error(`${from} is missing: run \`npm run build\` first (npm test does)`);
+      mkdirSync(path.dirname(path.join(stage, 'src', rel)), { recursive: true, mode: 0o755 });
+      copyFileSync(from, path.join(stage, 'src', rel));
+    }
+    const module = path.join(stage, 'src/config/check-files.js');
+    const script = `const { checkInstanceFiles } = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await checkInstanceFiles(JSON.parse(process.env.SPEC))));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: stage, uid: 65534, gid: 65534, env: { PATH: process.env.PATH, SPEC: JSON.stringify(target) } });
+    return JSON.parse(out.toString()) as ConfigProblem[];
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }
