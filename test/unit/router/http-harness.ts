@@ -80,7 +80,9 @@ export async function startStack(instances: TestInstance[], routerSettings: Part
       ...(c.apiKey ? { LLAMA_API_KEY: c.apiKey } : {}),
       ...instance.fake?.env,
     };
-    specs.push(fakeSpec(instance.name, port, { ...instance.fake, env, enabled: !c.onDemand }));
+    // Probes patient enough that a busy test machine does not restart a server mid-stream.
+    const supervision = { health: { timeoutMs: 3000, intervalMs: 1000, failureThreshold: 3 }, ...instance.fake?.supervision };
+    specs.push(fakeSpec(instance.name, port, { ...instance.fake, env, supervision, enabled: !c.onDemand }));
     routed.push({ name: instance.name, host: '127.0.0.1', port, control: c });
   }
   const supervisor = createSupervisor({ log: silentLogger() });
