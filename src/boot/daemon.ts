@@ -13,7 +13,7 @@ import type { SupervisorApi } from '../supervisor/types.js';
 import type { ReloadBody } from '../control/api.js';
 import { createDaemonMetrics, type DaemonMetrics, type InstallInfo } from '../control/metrics.js';
 import { parseStatusAddr, startControlServer, startStatusListener, type Listener } from '../control/server.js';
-import type { ControlDeps } from '../control/router.js';
+import type { ControlDeps } from '../control/routes.js';
 
 /** The modules the daemon drives, injectable so unit tests run without the real supervisor or installer. */
 export interface DaemonDeps {

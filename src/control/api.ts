@@ -1,7 +1,9 @@
 /**
- * The wire contract between the daemon's control socket and the CLI: routes,
- * JSON bodies, and how an InferEntryError crosses the socket so the CLI exits
- * with the same code and prints the same hint as if it had failed locally.
+ * The wire contract between the daemon's control socket and its clients:
+ * routes, JSON bodies, and how an InferEntryError crosses the socket so the CLI
+ * exits with the same code and prints the same hint as if it had failed
+ * locally. Shared by both sides (src/control/ serves it, src/client/ calls it),
+ * so it holds no I/O and nothing heavy to import.
  */
 import { ExitCode, InferEntryError } from '../errors.js';
 import type { InstanceStatus, ReloadResult } from '../supervisor/types.js';
@@ -17,6 +19,9 @@ export const ROUTES = {
 
 /** Routes the optional TCP status listener serves; everything else is socket-only. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([ROUTES.healthz, ROUTES.readyz, ROUTES.metrics]);
+
+/** Lines `GET /v1/instances/NAME/logs` returns when the request names no `n`. */
+export const DEFAULT_LOG_LINES = 100;
 
 export const INSTANCE_ACTIONS = ['start', 'stop', 'restart'] as const;
 export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];

@@ -3,6 +3,7 @@
  * last output lines. Patterns follow llama-server's and ggml's own messages
  * (common/arg.cpp, tools/server/server.cpp, ggml-cuda) and the dynamic loader's.
  */
+import { exitStatusForSignal } from './exit-status.js';
 import type { FailureClass } from './types.js';
 
 interface Rule {
@@ -64,7 +65,7 @@ export interface ExitStatus {
  * loaded, so during loading SIGTERM kills it by default (status 143). Both are a clean stop.
  */
 export function isCleanExit(status: ExitStatus): boolean {
-  return status.code === 0 || status.code === 143 || status.signal === 'SIGTERM';
+  return status.code === 0 || status.code === exitStatusForSignal('SIGTERM') || status.signal === 'SIGTERM';
 }
 
 /**

@@ -8,7 +8,7 @@ import { startDaemon, type Daemon } from '../../../src/boot/daemon.js';
 import { runCli } from '../../../src/cli/run-cli.js';
 import { silentLogger } from '../../../src/log.js';
 import { resolvePaths, type Paths } from '../../../src/paths.js';
-import { FakeSupervisor, fakeDeps, sink } from './fakes.js';
+import { FakeSupervisor, fakeDeps, sink } from '../../fixtures/daemon-fakes.js';
 
 let root: string;
 let paths: Paths;

@@ -1,5 +1,5 @@
 /**
- * HTTP/JSON handling of the control plane, shared by the Unix socket (every
+ * The route table of the control plane: HTTP/JSON handling, shared by the Unix socket (every
  * route) and the optional TCP status listener (read-only routes only).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,6 +10,7 @@ import { unknownInstanceError } from '../supervisor/supervisor.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import { VERSION } from '../version.js';
 import {
+  DEFAULT_LOG_LINES,
   INSTANCE_ACTIONS,
   PUBLIC_ROUTES,
   ROUTES,
@@ -40,7 +41,6 @@ export interface ControlDeps {
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const MAX_BODY_BYTES = 64 * 1024;
-export const DEFAULT_LOG_LINES = 100;
 /** Upper bound of a wait request, so a forgotten client cannot pin a handler forever. */
 export const MAX_WAIT_MS = 60 * 60 * 1000;
 
@@ -92,7 +92,7 @@ function notFound(method: string, pathname: string): InferEntryError {
   });
 }
 
-export function createRouter(deps: ControlDeps, options: { readOnly?: boolean } = {}): RequestHandler {
+export function createRouteHandler(deps: ControlDeps, options: { readOnly?: boolean } = {}): RequestHandler {
   const { supervisor, log } = deps;
   const unknown = (name: string) => unknownInstanceError(name, supervisor.list().map((s) => s.name));
 
