@@ -7,13 +7,14 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Command } from './command.js';
+import { ConfigInvalidError, formatProblem, problemCount } from '../config/problem.js';
 import type { LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ConfigError, UsageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { handOffToDaemon } from '../client/daemon-handoff.js';
 import { socketIsLive } from '../control/socket-file.js';
-import { configProblems, type DaemonDeps } from '../boot/daemon.js';
+import type { DaemonDeps } from '../boot/daemon.js';
 import { superviseInForeground } from '../boot/foreground.js';
 import { realDaemonDeps } from '../boot/real-deps.js';
 import type { SignalSource } from '../boot/signals.js';
@@ -44,10 +45,9 @@ export async function validateForRun(options: CheckAndRunOptions): Promise<{ fil
   try {
     config = await options.deps.loadConfig(file, { env: options.env, paths: options.paths });
   } catch (error) {
-    const problems = configProblems(error, options.deps);
-    if (problems === undefined) throw error;
-    for (const problem of problems) options.stderr.write(`${problem}\n`);
-    throw new ConfigError('E_CONFIG_INVALID', `${file} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was started`, {
+    if (!(error instanceof ConfigInvalidError)) throw error;
+    for (const problem of error.problems) options.stderr.write(`${formatProblem(problem)}\n`);
+    throw new ConfigInvalidError(file, `${file} is invalid (${problemCount(error.problems)}); nothing was started`, error.problems, {
       hint: 'fix the problems above and run check-and-run again',
       cause: error,
     });

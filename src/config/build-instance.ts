@@ -8,14 +8,9 @@ import path from 'node:path';
 import { DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION } from './defaults.js';
 import { parseDuration } from './duration.js';
 import type { Plain } from './merge.js';
+import type { DraftProblem } from './problem.js';
 import type { InstanceSpec, SupervisionSettings } from './types.js';
 
-export interface DraftProblem {
-  path: (string | number)[];
-  message: string;
-  kind: 'schema' | 'semantic';
-  instance?: string;
-}
 
 export interface BuildInput {
   name: string;
@@ -113,7 +108,7 @@ function logFileOf(name: string, control: Plain): string | undefined {
 export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems: DraftProblem[] } {
   const { name, control, server } = input;
   const problems: DraftProblem[] = [];
-  const problem = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'semantic', instance: name });
+  const problem = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'semantic', subject: 'setting', instance: name });
 
   if (!INSTANCE_NAME_PATTERN.test(name)) {
     problem(['instance', name], `instance name ${JSON.stringify(name)} is not usable (expected letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters)`);

@@ -8,12 +8,13 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { ENV } from '../env.js';
 import { findOnPath } from '../find-on-path.js';
 import type { Paths } from '../paths.js';
-import { buildInstance, type DraftProblem } from './build-instance.js';
+import { buildInstance } from './build-instance.js';
 import { deepMergeOverrides, isPlainObject, mergeControl, mergeServer, type Plain } from './merge.js';
 import { configSchema } from './schema.js';
 import { checkPorts } from './semantic.js';
 import { createTomlLocator, type KeyPath } from './toml-locator.js';
-import type { ConfigProblem, InstanceSpec, LoadedConfig } from './types.js';
+import type { ConfigProblem, DraftProblem } from './problem.js';
+import type { InstanceSpec, LoadedConfig } from './types.js';
 import { issuesToProblems } from './zod-problems.js';
 
 export interface ParseOptions {
@@ -28,11 +29,6 @@ export interface ParseResult {
   problems: ConfigProblem[];
   /** When the file is invalid: the instances that had no problem of their own, so their files can still be checked. */
   partial?: InstanceSpec[];
-}
-
-/** `instance.llama-3-8b.server.port`; parts that are not bare TOML keys are quoted. */
-export function keyPathString(p: KeyPath): string {
-  return p.map((part) => (typeof part === 'number' ? `[${part}]` : /^[A-Za-z0-9_-]+$/.test(part) ? part : JSON.stringify(part))).join('.').replace(/\.\[/g, '[');
 }
 
 const EXECUTABLE = 'llama-server';
@@ -56,7 +52,7 @@ function libraryDirsOf(executable: string, paths: Paths, exists: (p: string) => 
 function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; problem: ConfigProblem | undefined } {
   const raw = env[ENV.OVERRIDES];
   if (raw === undefined || raw.trim() === '') return { value: undefined, problem: undefined };
-  const problem = (message: string): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, key: '', message, kind: 'syntax' });
+  const problem = (message: string): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, path: [], message, kind: 'syntax', subject: 'overrides' });
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -67,7 +63,7 @@ function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; prob
     return { value: undefined, problem: problem(`not a JSON object (expected an object merged over the file, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)})`) };
   }
   const unsafe = findUnsafeKey(value, []);
-  if (unsafe) return { value: undefined, problem: { ...problem(`key "${unsafe.at(-1)}" is not allowed (expected config keys only)`), key: keyPathString(unsafe), kind: 'schema' } };
+  if (unsafe) return { value: undefined, problem: { ...problem(`key "${unsafe.at(-1)}" is not allowed (expected config keys only)`), path: unsafe, kind: 'schema' } };
   return { value, problem: undefined };
 }
 
@@ -90,7 +86,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   } catch (error) {
     if (error instanceof TomlError) {
       const message = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      return { config: null, problems: [{ file: fileName, line: error.line, column: error.column, key: '', message: `TOML syntax error: ${message}`, kind: 'syntax' }] };
+      return { config: null, problems: [{ file: fileName, line: error.line, column: error.column, path: [], message: `TOML syntax error: ${message}`, kind: 'syntax', subject: 'toml' }] };
     }
     throw error;
   }
@@ -103,10 +99,9 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   const locator = createTomlLocator(text);
   const fromOverrides = (p: KeyPath) => touched.some((t) => t.length <= p.length && t.every((part, k) => part === String(p[k])));
   const place = (d: DraftProblem): ConfigProblem => {
-    const base = { key: keyPathString(d.path), message: d.message, kind: d.kind, ...(d.instance !== undefined ? { instance: d.instance } : {}) };
-    if (fromOverrides(d.path)) return { file: ENV.OVERRIDES, line: undefined, column: undefined, ...base };
+    if (fromOverrides(d.path)) return { file: ENV.OVERRIDES, line: undefined, column: undefined, ...d };
     const at = locator.locate(d.path);
-    return { file: fileName, line: at?.line, column: at?.column, ...base };
+    return { file: fileName, line: at?.line, column: at?.column, ...d };
   };
 
   const parsed = configSchema.safeParse(merged, { reportInput: true });

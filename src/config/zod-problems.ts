@@ -3,7 +3,7 @@
  * one per unknown key, with a "did you mean" when a known key is close.
  */
 import type { z } from 'zod';
-import type { DraftProblem } from './build-instance.js';
+import type { DraftProblem } from './problem.js';
 import { suggest } from './did-you-mean.js';
 import { KNOWN_KEYS } from './schema.js';
 
@@ -72,7 +72,7 @@ export function issuesToProblems(issues: readonly Issue[]): DraftProblem[] {
     // Never echo a secret into a message that ends up in logs, even a mistyped one.
     const got = SECRET_KEYS.has(last) ? `${kindOf(issue.input)} (value not shown)` : describeValue(issue.input);
     const instance = path[0] === 'instance' && path.length >= 2 && path[1] !== 'control' && path[1] !== 'server' ? String(path[1]) : undefined;
-    const push = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'schema', ...(instance ? { instance } : {}) });
+    const push = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'schema', subject: 'setting', ...(instance ? { instance } : {}) });
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) push([...path, key], unknownKeyMessage(issue.path, key));

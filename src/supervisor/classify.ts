@@ -3,6 +3,7 @@
  * last output lines. Patterns follow llama-server's and ggml's own messages
  * (common/arg.cpp, tools/server/server.cpp, ggml-cuda) and the dynamic loader's.
  */
+import type { ConfigProblem } from '../config/problem.js';
 import { exitStatusForSignal } from './exit-status.js';
 import type { FailureClass } from './types.js';
 
@@ -83,4 +84,12 @@ export function classifyExit(status: ExitStatus, lastLines: readonly string[]): 
   if (status.signal !== null) return 'killed';
   if (status.code === 126 || status.code === 127) return 'missing-library';
   return 'crashed';
+}
+
+/**
+ * The class of a start refused before spawning (unusable files): an executable that cannot run is
+ * the same failure as a missing library; anything else the checks find is about the model.
+ */
+export function classifyPrecheck(problems: readonly ConfigProblem[]): FailureClass {
+  return problems.some((p) => p.subject === 'executable') ? 'missing-library' : 'model-load-failed';
 }
