@@ -73,7 +73,6 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   const supervisor = deps.createSupervisor({ log, env, outputLevel: options.instanceOutputLevel ?? 'info' });
   let current: string | null = null;
   let bootInstall: InstallOutcome | null = null;
-  let queue: Promise<unknown> = Promise.resolve();
 
   const installInfo = async (): Promise<InstallInfo | null> => {
     const marker = await deps.readInstalledMarker(paths);
@@ -85,7 +84,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
 
   let closing: Promise<void> | undefined;
 
-  async function doReload(file: string | undefined, transform?: (config: LoadedConfig) => LoadedConfig): Promise<ReloadBody> {
+  // SIGHUP, a socket request and boot may reload at once: the supervisor applies one config at a
+  // time, and `current` is set after each, so it always names the config that is running.
+  const reload: Daemon['reload'] = async (file, transform) => {
     if (closing) throw stoppingError();
     const fromEnv = env[ENV.CONFIG]?.trim();
     const target = file ?? current ?? (fromEnv ? fromEnv : undefined);
@@ -109,13 +110,6 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     current = target;
     configUnserved = null;
     return { file: target, result };
-  }
-
-  // One reload at a time: SIGHUP and a socket request must not interleave their diffs.
-  const reload: Daemon['reload'] = (file, transform) => {
-    const run = queue.then(() => doReload(file, transform));
-    queue = run.catch(() => undefined);
-    return run;
   };
 
   let startingPhase: string | null = null;
@@ -178,8 +172,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       immediateRequested = closeOptions.immediate === true;
       closing = (async () => {
         try {
-          // Let a reload in flight finish first, or it could start instances after stopAll.
-          if (!closeOptions.immediate) await queue;
+          // A reload still loading its file sees `closing` and applies nothing; one being applied is
+          // waited for by stopAll, which then stops what it started.
           await supervisor.stopAll(closeOptions.immediate ? { immediate: true } : {});
         } finally {
           metrics.close();
