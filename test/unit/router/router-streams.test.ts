@@ -82,6 +82,11 @@ describe('router streams', () => {
     const bFirst = stack.events('b').find((e) => e.ev === 'request')!;
     expect(bFirst.t).toBeGreaterThan(aDone.t);
     expect(stack.supervisor.get('a')!.state).toBe('stopped');
+    const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+    expect(metrics).toContain('infer_entry_router_evictions_total{model="a",reason="swap"} 1');
+    expect(metrics).toMatch(/infer_entry_router_load_seconds_count\{model="b"\} 1/);
+    expect(metrics).toMatch(/infer_entry_router_queue_wait_seconds_count\{model="b"\} 1/);
+    expect(metrics).toContain('infer_entry_router_queue_depth{model="a"} 0');
   });
 
   it('ends a stream with one error frame and no [DONE] when the instance dies mid-stream', async () => {
