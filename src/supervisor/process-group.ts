@@ -32,9 +32,8 @@ export function signalGroup(deps: SupervisorDeps, pgid: number, signal: NodeJS.S
   try {
     deps.kill(-pgid, signal);
     return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    // EPERM: a member changed credentials; nothing more we can do from here.
+  } catch {
+    // ESRCH: the group is gone. EPERM: a member changed credentials; nothing more we can do from here.
     return false;
   }
 }
