@@ -16,7 +16,10 @@ export interface SupervisorDeps {
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcess;
   /** process.kill semantics: a negative pid signals the process group. */
   kill(pid: number, signal: NodeJS.Signals | 0): void;
+  /** The clock: every wait of the supervisor goes through sleep, so tests can drive time. */
   now(): number;
+  /** Resolves after ms, or rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   random(): number;
   probe(request: ProbeRequest): Promise<ProbeResult>;
   /** src/config/check-files.ts: missing model or executable (fail the start), unusable log file (warn). */
@@ -53,6 +56,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): SupervisorDep
       process.kill(pid, signal);
     },
     now: () => Date.now(),
+    sleep: delay,
     random: Math.random,
     probe: httpProbe,
     // PATH for a bare executable name is the children's PATH.

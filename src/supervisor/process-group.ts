@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { ALWAYS_REMOVED_ENV } from '../config/build-instance.js';
 import type { InstanceSpec } from '../config/types.js';
-import { delay, type SupervisorDeps } from './deps.js';
+import type { SupervisorDeps } from './deps.js';
 
 /** The daemon's environment with the spec's on top; ALWAYS_REMOVED_ENV goes even from a spec built elsewhere. */
 export function childEnv(base: NodeJS.ProcessEnv, spec: InstanceSpec): NodeJS.ProcessEnv {
@@ -60,7 +60,7 @@ export async function waitGroupGone(
   const pollUntil = async (deadline: number) => {
     while (groupRunning(deps, pgid)) {
       if (deps.now() >= deadline) return false;
-      await delay(GROUP_POLL_MS, signal);
+      await deps.sleep(GROUP_POLL_MS, signal);
     }
     return true;
   };
