@@ -2,6 +2,9 @@
  * Every side effect of the supervisor behind one injectable interface: tests
  * swap the clock, the probe, the file checks or spawn without touching the logic.
  */
+// node:child_process, not execa, for the supervised servers: they run detached in their own process
+// group (signalled as a group), under setpriv --pdeathsig, with their pipes read line by line for as
+// long as they live; execa's promise-per-process, buffering and own kill timers fit none of that.
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { checkInstanceFiles } from '../config/check-files.js';
