@@ -39,6 +39,12 @@ export class Core implements RouterCore {
   readonly upstreams = new Upstreams();
   private readonly byId = new Map<string, RoutedInstance>();
   private readonly props = new Map<string, unknown>();
+  /**
+   * Pid of each instance's process as of its last `ready`: what a granted request talks to. Kept
+   * from transitions because the supervisor's status() builds a whole snapshot (redacted argv
+   * included), too much to ask on every request.
+   */
+  private readonly readyPid = new Map<string, number | null>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: CoreOptions) {
@@ -81,7 +87,9 @@ export class Core implements RouterCore {
         },
       },
     );
+    for (const instance of instances) this.readyPid.set(instance.name, supervisor.get(instance.name)?.pid ?? null);
     this.unsubscribe = supervisor.onTransition((event) => {
+      if (event.to === 'ready') this.readyPid.set(event.instance, event.pid);
       if (event.to === 'stopped' || event.to === 'failed' || event.to === 'backoff') {
         this.upstreams.forget(event.instance);
       }
@@ -114,7 +122,7 @@ export class Core implements RouterCore {
         signal: request.signal,
         ...(request.keepAliveMs === undefined ? {} : { keepAliveMs: request.keepAliveMs }),
       });
-      const pid = this.options.supervisor.get(instance.name)?.pid ?? null;
+      const pid = this.readyPid.get(instance.name) ?? null;
       let response: UpstreamResponse;
       try {
         response = await this.upstreams.request(this.targetOf(instance), {
