@@ -101,6 +101,8 @@ interface Runtime {
   waiters: Set<() => void>;
 }
 
+const noop = (): void => undefined;
+
 const OCCUPYING: ReadonlySet<InstanceState> = new Set(['starting', 'ready', 'unhealthy', 'stopping', 'backoff']);
 
 export class Scheduler {
@@ -181,8 +183,15 @@ export class Scheduler {
         resolve,
         reject,
         timer: undefined,
-        cleanup: () => undefined,
+        cleanup: noop,
       };
+      if (servable && !this.pumping) {
+        // Nothing to wait for: pump would grant it at once, so skip the deadline timer and the
+        // abort listener (a per-request cost on the hot path that only a waiting request needs).
+        this.grant(m, ticket);
+        this.pump();
+        return;
+      }
       ticket.timer = this.deps.clock.setTimeout(() => this.expire(ticket), this.options.queueTimeoutMs);
       if (options.signal) {
         const signal = options.signal;
