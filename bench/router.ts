@@ -98,7 +98,9 @@ async function main(): Promise<void> {
   const input = real
     ? { executable: real, args: ['-m', process.env.BENCH_MODEL!, '--host', '127.0.0.1', '--port', String(upstreamPort), '-c', String(512 * parallel), '-np', String(parallel), '-t', '1'], env: {}, port: upstreamPort, parallel }
     : { executable: process.execPath, args: [FAKE, '--host', '127.0.0.1', '--port', String(upstreamPort), '--fake-tokens', String(TOKENS)], env: {}, port: upstreamPort, parallel };
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_ROUTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": profile the router process alone.
+  const nodeArgs = (process.env.BENCH_ROUTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const routerPort = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port));
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));
