@@ -112,6 +112,14 @@ async function main(): Promise<void> {
   // Wall-clock figures depend on how much CPU the machine gives each process; the router's own CPU
   // time per request / per token does not, and bounds what it can do on one free core.
   const cpu = () => procStats(child.pid!).cpuMs;
+  // A fresh process spends its first thousands of requests in the JIT (V8 compiles on its own
+  // threads, counted in the process's CPU): warm both paths up once so the figures are the
+  // steady state a long-running router has, not its start-up.
+  const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+  await latency(direct, 16, WARMUP);
+  const w0 = cpu();
+  const warm = await latency(routed, 16, WARMUP);
+  console.log(`warm-up: ${warm.length} routed requests in ${WARMUP} s, router CPU ${fmt(((cpu() - w0) / warm.length) * 1000, 0)} µs per request while cold\n`);
   console.log('| small non-streamed | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | router CPU per request | target |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const c of real ? [1, 4] : [1, 16, 64]) {
