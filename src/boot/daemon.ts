@@ -22,6 +22,8 @@ export interface DaemonDeps {
   formatProblem(problem: ConfigProblem): string;
   installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
   readInstalledMarker(paths: Paths): Promise<{ sha256: string; installed_at_unix: number; duration_ms?: number } | null>;
+  /** Make `llama-cpp/check-and-run-llama-cpp.sh` and its siblings exist and resolve; never throws. */
+  ensureConvenienceLinks(options: { paths: Paths; log: Logger }): Promise<unknown>;
 }
 
 export interface Daemon {

@@ -19,5 +19,6 @@ export function realDaemonDeps(): DaemonDeps {
     formatProblem: (problem) => (config ? config.formatProblem(problem) : `${problem.file}: ${problem.key}: ${problem.message}`),
     installOnBoot: async (options) => (await installer()).installOnBoot(options),
     readInstalledMarker: async (paths) => (await installer()).readInstalledMarker(paths),
+    ensureConvenienceLinks: async (options) => (await installer()).ensureConvenienceLinks(options),
   };
 }

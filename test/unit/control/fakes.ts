@@ -173,6 +173,7 @@ export function fakeDeps(supervisor: FakeSupervisor, extra: Partial<DaemonDeps> 
     },
     formatProblem: (p) => `${p.file}:${p.line}:${p.column}: ${p.key}: ${p.message}`,
     installOnBoot: async () => null,
+    ensureConvenienceLinks: async () => undefined,
     readInstalledMarker: async () => null,
     ...extra,
   };
