@@ -4,8 +4,10 @@
  * reload (an invalid config changes nothing and says why).
  */
 import type { Logger } from 'pino';
+import { argWarnings } from '../config/llama-arg-env.js';
 import type { ConfigProblem, LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
+import { withStep } from '../log.js';
 import { ConfigError, InferEntryError, TempFailError } from '../errors.js';
 import type { InstallOutcome } from '../installer/types.js';
 import type { Paths } from '../paths.js';
@@ -117,6 +119,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       });
     }
     if (closing) throw stoppingError();
+    for (const w of argWarnings(config.instances)) withStep(log, 'config').warn({ instance: w.instance, variable: w.variable }, w.message);
     const result = await supervisor.reload(transform ? transform(config) : config);
     current = target;
     configUnserved = null;

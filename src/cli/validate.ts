@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from './command.js';
 import { checkInstanceFiles } from '../config/check-files.js';
+import { argWarnings, describeOrigin } from '../config/llama-arg-env.js';
 import { ConfigInvalidError, formatProblem, loadConfig } from '../config/load.js';
 import { createTomlLocator } from '../config/toml-locator.js';
 import type { ConfigProblem, InstanceSpec, LoadedConfig } from '../config/types.js';
@@ -36,6 +37,7 @@ export function redactedInstance(spec: InstanceSpec) {
     model: spec.model ?? null,
     logFile: spec.logFile ?? null,
     supervision: spec.supervision,
+    ...(spec.argOrigins ? { argOrigins: spec.argOrigins } : {}),
   };
 }
 
@@ -129,6 +131,7 @@ Keys, defaults and examples: docs/config.md.`,
       throw error;
     }
 
+    for (const w of argWarnings(config.instances)) ctx.log.warn({ instance: w.instance, variable: w.variable }, w.message);
     const problems = fsChecks ? await fileProblems(config, ctx.env) : [];
     const valid = problems.length === 0;
     if (json) {
@@ -139,6 +142,7 @@ Keys, defaults and examples: docs/config.md.`,
     if (ctx.values['print-commands'] === true) {
       for (const spec of config.instances) {
         write(`# ${spec.name} (${spec.enabled ? 'enabled' : 'disabled'}; probed at http://${spec.probeHost.includes(':') ? `[${spec.probeHost}]` : spec.probeHost}:${spec.port}${spec.supervision.health.path}${spec.logFile ? `; log ${spec.logFile}` : ''})\n`);
+        if (spec.argOrigins && spec.argOrigins.length > 0) write(`#   ${spec.argOrigins.map(describeOrigin).join('; ')}\n`);
         write(`${commandLine(spec)}\n`);
       }
     }

@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION } from './defaults.js';
+import { DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION } from './defaults.js';
 import { parseDuration } from './duration.js';
+import { DEFAULTED_ARGS, portProblem, resolveDefaultedArg, type ConfigValue, type DefaultedArg } from './llama-arg-env.js';
 import type { Plain } from './merge.js';
 import type { InstanceSpec, SupervisionSettings } from './types.js';
 
@@ -166,27 +167,29 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
     }
   }
 
-  // Always pass --host/--port so the probes hit the address llama-server really uses
-  // (its LLAMA_ARG_HOST/LLAMA_ARG_PORT environment fallbacks would otherwise be invisible here).
-  let host = typeof server.host === 'string' ? server.host : undefined;
-  if (host === undefined && fromExtra.host.present) host = fromExtra.host.value;
-  if (host === undefined) {
-    host = DEFAULT_HOST;
-    args.push('--host', host);
+  // --host/--port are always passed, so the probes hit the address llama-server really uses; a
+  // LLAMA_ARG_HOST/LLAMA_ARG_PORT the child would see replaces the default we would pass.
+  const childEnv = { ...input.env, ...env };
+  const configValues: Record<DefaultedArg['key'], ConfigValue | undefined> = {
+    host: typeof server.host === 'string' ? { value: server.host, source: 'config' } : fromExtra.host.present ? { value: fromExtra.host.value ?? '', source: 'extra_args' } : undefined,
+    port: typeof server.port === 'number' ? { value: String(server.port), source: 'config' } : fromExtra.port.present ? { value: fromExtra.port.value ?? '', source: 'extra_args' } : undefined,
+  };
+  const origins = DEFAULTED_ARGS.map((arg) => resolveDefaultedArg(arg, configValues[arg.key], childEnv));
+  for (const origin of origins) {
+    if (origin.source === 'environment' || origin.source === 'default') args.push(origin.flag, origin.value);
+    const bad = portProblem(origin);
+    if (bad) problem(['instance', name, 'server', 'port'], bad);
   }
-  let port = typeof server.port === 'number' ? server.port : undefined;
-  if (port === undefined && fromExtra.port.present) {
-    const raw = fromExtra.port.value ?? '';
+  const host = origins.find((o) => o.key === 'host')!.value;
+  const portOrigin = origins.find((o) => o.key === 'port')!;
+  if (portOrigin.source === 'extra_args') {
+    const raw = portOrigin.value;
     const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!(parsed >= 1 && parsed <= 65535)) {
       problem(extraPath, `--port in extra_args is not a port (expected an integer 1-65535, got ${JSON.stringify(raw)})`);
     }
-    port = Number.isFinite(parsed) ? parsed : DEFAULT_PORT;
   }
-  if (port === undefined) {
-    port = DEFAULT_PORT;
-    args.push('--port', String(port));
-  }
+  const port = /^\d+$/.test(portOrigin.value) ? Number(portOrigin.value) : DEFAULT_PORT;
 
   const model = typeof server.model === 'string' ? server.model : fromExtra.model.present ? fromExtra.model.value : undefined;
   const hasModelSource = MODEL_SOURCE_KEYS.some((k) => typeof server[k] === 'string' && server[k] !== '') || findFlag(extra, MODEL_FLAGS).present;
@@ -233,6 +236,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
       logFile,
       supervision,
       fingerprint,
+      argOrigins: origins,
     },
     problems,
   };
