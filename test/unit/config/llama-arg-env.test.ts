@@ -54,7 +54,7 @@ describe('LLAMA_ARG_* for the flags infer-entry passes by default', () => {
   it('a LLAMA_ARG_PORT that is not a port is a problem naming the variable', () => {
     const { config, problems } = parse(one(), { LLAMA_ARG_PORT: 'http' });
     expect(config).toBeNull();
-    expect(problems).toEqual([expect.objectContaining({ key: 'instance.a.server.port', message: expect.stringContaining('LLAMA_ARG_PORT="http"') })]);
+    expect(problems).toEqual([expect.objectContaining({ path: ['instance', 'a', 'server', 'port'], message: expect.stringContaining('LLAMA_ARG_PORT="http"') })]);
   });
 
   it('two instances without ports under one LLAMA_ARG_PORT clash, as two llama-servers would', () => {
