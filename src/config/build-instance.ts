@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { SECRET_SETTINGS, secretSettingOf } from '../redact.js';
 import { DEFAULT_ENABLED, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
-import { DEFAULTED_ARGS, portProblem, resolveDefaultedArg, type ArgOrigin, type ConfigValue, type DefaultedArg } from './llama-arg-env.js';
+import { DEFAULTED_ARGS, portProblem, resolveDefaultedArg, type ArgOrigin, type ChildEnv, type ConfigValue, type DefaultedArg } from './llama-arg-env.js';
 import type { DraftProblem, KeyPath } from './problem.js';
-import type { ControlInput, ServerInput } from './schema.js';
+import { ENV_NAME_PATTERN, type ControlInput, type ServerInput } from './schema.js';
 import type { InstanceSpec } from './types.js';
 
 export interface BuildInput {
@@ -25,7 +25,12 @@ export interface BuildInput {
   /** Directories to put before the daemon's LD_LIBRARY_PATH. */
   libraryDirs: string[];
   env: NodeJS.ProcessEnv;
+  /** `[instance.NAME.env]`: variables set over the daemon's environment for this instance. */
+  instanceEnv?: Readonly<Record<string, string | number | boolean>>;
 }
+
+/** A value under a name like these is a credential: redacted wherever the instance is shown. */
+const SECRET_ENV_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
 
 /** Always scrubbed from a child's environment: it turns llama-server into a router child that exits when stdin closes. */
 export const ALWAYS_REMOVED_ENV: readonly string[] = ['LLAMA_SERVER_ROUTER_PORT'];
@@ -106,7 +111,7 @@ interface ListenAddress {
 function listenAddressOf(
   server: ServerInput,
   fromExtra: { host: FoundFlag; port: FoundFlag },
-  childEnv: Readonly<Record<string, string | undefined>>,
+  childEnv: ChildEnv,
   problem: (at: 'extra_args' | 'port', message: string) => void,
 ): ListenAddress {
   const configValues: Record<DefaultedArg['key'], ConfigValue | undefined> = {
@@ -116,7 +121,7 @@ function listenAddressOf(
   const origins = DEFAULTED_ARGS.map((arg) => resolveDefaultedArg(arg, configValues[arg.key], childEnv));
   const args: string[] = [];
   for (const origin of origins) {
-    if (origin.source === 'environment' || origin.source === 'default') args.push(origin.flag, origin.value);
+    if (origin.source !== 'config' && origin.source !== 'extra_args') args.push(origin.flag, origin.value);
     const bad = portProblem(origin);
     if (bad) problem('port', bad);
   }
@@ -140,8 +145,18 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
   const extra = (server.extra_args ?? []).map(String);
   const extraPath = input.serverKeyPath('extra_args');
   const args: string[] = [...extra];
-  const env: Record<string, string> = { ...gpuEnv(control.gpu_ids) };
   const secrets: string[] = [];
+  // gpu_ids and the secret keys below are set over the env table: they are the typed way to say it
+  const ownEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(input.instanceEnv ?? {})) {
+    if (!ENV_NAME_PATTERN.test(key)) {
+      problem(['instance', name, 'env', key], `${JSON.stringify(key)} is not a variable name (expected letters, digits and _, not starting with a digit)`);
+      continue;
+    }
+    ownEnv[key] = String(value);
+    if (SECRET_ENV_NAME.test(key) && ownEnv[key] !== '') secrets.push(ownEnv[key]);
+  }
+  const env: Record<string, string> = { ...ownEnv, ...gpuEnv(control.gpu_ids) };
 
   for (const setting of SECRET_SETTINGS) {
     for (const flag of setting.flags) {
@@ -177,7 +192,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
     args.push(...flagsOf(key, value));
   }
 
-  const address = listenAddressOf(server, fromExtra, { ...input.env, ...env }, (at, message) => problem(at === 'port' ? ['instance', name, 'server', 'port'] : extraPath, message));
+  const address = listenAddressOf(server, fromExtra, { daemon: input.env, instance: ownEnv }, (at, message) => problem(at === 'port' ? ['instance', name, 'server', 'port'] : extraPath, message));
   args.push(...address.args);
   const { host, port } = address;
 
@@ -188,7 +203,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
   }
 
   if (input.libraryDirs.length > 0) {
-    const inherited = input.env.LD_LIBRARY_PATH;
+    const inherited = ownEnv.LD_LIBRARY_PATH ?? input.env.LD_LIBRARY_PATH;
     env.LD_LIBRARY_PATH = [...input.libraryDirs, ...(inherited ? [inherited] : [])].join(':');
   }
 

@@ -95,6 +95,18 @@ describe('LLAMA_ARG_HOST / LLAMA_ARG_PORT from the container environment', () =>
     await stop(daemon);
   });
 
+  it("the instance's env table: its LLAMA_ARG_PORT beats the container's, and its variables reach that server", async () => {
+    const [own, container] = [await freePort(), await freePort()];
+    const file = await config({});
+    await fs.appendFile(file, `\n[instance.a.env]\nLLAMA_ARG_PORT = ${own}\nGGML_FROM_TABLE = "yes"\n`);
+    const daemon = boot(file, { LLAMA_ARG_PORT: String(container), FAKE_PRINT_ENV: 'GGML_FROM_TABLE' });
+    await ready(daemon);
+    expect((await fetch(`http://127.0.0.1:${own}/health`)).status).toBe(200);
+    expect(await listening('127.0.0.1', container)).toBe(false);
+    expect(daemon.output()).toContain('env GGML_FROM_TABLE=yes');
+    await stop(daemon);
+  });
+
   it('validate --print-commands shows the effective values and where each came from', async () => {
     const port = await freePort();
     const file = await config({ port });

@@ -68,4 +68,29 @@ describe('LLAMA_ARG_* for the flags infer-entry passes by default', () => {
     expect(Object.keys(a!.env)).not.toContain('LLAMA_ARG_CTX_SIZE');
     expect(a!.envRemove).not.toContain('LLAMA_ARG_CTX_SIZE');
   });
+
+  describe("the instance's env table [instance.NAME.env]", () => {
+    it('sets variables for that instance only; its LLAMA_ARG_PORT beats the container\'s and replaces the default', () => {
+      const text = `${one()}[instance.a.env]\nLLAMA_ARG_PORT = 9001\nGGML_SCHED = "x"\n[instance.b.server]\n${MODEL}`;
+      const [a, b] = parseOk(text, { LLAMA_ARG_PORT: '9000' }).instances;
+      expect(a).toMatchObject({ port: 9001, env: { LLAMA_ARG_PORT: '9001', GGML_SCHED: 'x' } });
+      expect(a!.args.slice(-2)).toEqual(['--port', '9001']);
+      expect(describeOrigin(a!.argOrigins![1]!)).toBe("port 9001 from LLAMA_ARG_PORT in the instance's env table");
+      expect(b).toMatchObject({ port: 9000 });
+      expect(b!.env).not.toHaveProperty('GGML_SCHED');
+    });
+
+    it('the server table still wins, with the warning naming the env table', () => {
+      const config = parseOk(`${one('port = 8085\n')}[instance.a.env]\nLLAMA_ARG_PORT = "9001"\n`);
+      expect(config.instances[0]!.port).toBe(8085);
+      expect(argWarnings(config.instances).map((w) => w.message)).toEqual([expect.stringContaining("wins over LLAMA_ARG_PORT=9001 from the instance's env table")]);
+    });
+
+    it('a bad variable name is a problem at its key; credentials in it are redacted like api_key', () => {
+      const { problems } = parse(`${one()}[instance.a.env]\n"1BAD" = "x"\n`);
+      expect(problems).toEqual([expect.objectContaining({ path: ['instance', 'a', 'env', '1BAD'], line: 4, message: expect.stringContaining('is not a variable name') })]);
+      const [a] = parseOk(`${one()}[instance.a.env]\nOPENAI_API_KEY = "sk-env-secret"\n`).instances;
+      expect(a!.secrets).toContain('sk-env-secret');
+    });
+  });
 });
