@@ -1,15 +1,30 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 import { fileURLToPath } from 'node:url';
 
+import { SYSTEM_TESTS } from './tiers/tiers.js';
+
+// Tiers (test/tiers/tiers.ts): `unit` is `npm test` and needs only Node; `system`, `e2e` and `image`
+// need root, Debian tools or the real llama-server and run on their own command.
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
+    reporters: ['default', './test/tiers/tiers-reporter.ts'],
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/hostile/**/*.test.ts', 'test/dockers/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, SYSTEM_TESTS],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'system',
+          include: [SYSTEM_TESTS],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           pool: 'forks',
