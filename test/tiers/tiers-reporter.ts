@@ -14,7 +14,8 @@ export default class TiersReporter implements Reporter {
     this.log = (text) => vitest.logger.log(text);
   }
 
-  onTestRunEnd(): void {
+  // onFinished, not onTestRunEnd: the default reporter prints failures and the summary in between.
+  onFinished(): void {
     const left = TIERS.filter((t) => !this.ran.has(t.name));
     if (left.length === 0) return;
     this.log('');
