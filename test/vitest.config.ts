@@ -41,6 +41,18 @@ export default defineConfig({
           poolOptions: { forks: { singleFork: true } },
         },
       },
+      {
+        test: {
+          // The built image run with podman; reuses the e2e tier's llama-server build, model and archives.
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          globalSetup: ['test/e2e/setup/global-setup.ts', 'test/image/setup/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 1_800_000,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
     ],
   },
 });
