@@ -26,18 +26,22 @@ describe('the image without AUTO_INFER_LLAMA_CPP_ON_BOOT: check-and-run by hand'
     expect(list.filter((i) => i.state === 'ready')).toEqual([]);
   });
 
-  it('/soft/app/llama-cpp/check-and-run-llama-cpp.sh llama3 starts that one, then check-and-run starts the rest', async () => {
-    const one = await ctr.exec(['/soft/app/llama-cpp/check-and-run-llama-cpp.sh', 'llama3'], 120_000);
-    expect(one.code, one.stdout + one.stderr).toBe(0);
+  it('/soft/app/llama-cpp/check-and-run-llama-cpp.sh starts the enabled instances; check-and-run NAME starts a stopped one', async () => {
+    const shim = await ctr.exec(['/soft/app/llama-cpp/check-and-run-llama-cpp.sh'], 120_000);
+    expect(shim.code, shim.stdout + shim.stderr).toBe(0);
     let list = await ctr.status();
-    expect(list.find((i) => i.name === 'llama3')?.state).toBe('ready');
-    expect(list.find((i) => i.name === 'qwen')?.state).not.toBe('ready');
-
-    const all = await ctr.exec(['check-and-run'], 120_000);
-    expect(all.code, all.stdout + all.stderr).toBe(0);
-    list = await ctr.status();
     expect(list.map((i) => [i.name, i.state]).sort()).toEqual([['llama3', 'ready'], ['qwen', 'ready']]);
     expect((await completion(ctr.ports.qwen)).tokens).toBeGreaterThan(0);
     expect((await ctr.healthcheck()).code).toBe(0);
+
+    const stop = await ctr.exec(['infer-entry', 'stop', 'llama3']);
+    expect(stop.code, stop.stdout + stop.stderr).toBe(0);
+    await waitFor('llama3 stopped', async () => ((await ctr.status()).find((i) => i.name === 'llama3' && i.state === 'stopped') ? true : undefined), 30_000, 500);
+    const one = await ctr.exec(['check-and-run', 'llama3'], 120_000);
+    expect(one.code, one.stdout + one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/llama3[\s\S]*ready/);
+    list = await ctr.status();
+    expect(list.map((i) => [i.name, i.state]).sort()).toEqual([['llama3', 'ready'], ['qwen', 'ready']]);
+    expect((await completion(ctr.ports.llama3)).tokens).toBeGreaterThan(0);
   });
 });

@@ -126,7 +126,8 @@ export class Container {
   async remove(): Promise<void> {
     if (!this.started) return;
     const quiet = (p: Promise<unknown>): Promise<unknown> => p.catch(() => undefined);
-    await quiet(this.e.podman(['rm', '-f', '-t', '0', this.name]));
+    // -v: the anonymous volumes of the image's VOLUMEs go with the container.
+    await quiet(this.e.podman(['rm', '-f', '-v', '-t', '0', this.name]));
     if (this.o.cacheVolume) await quiet(this.e.podman(['volume', 'rm', '-f', this.volume]));
     await quiet(this.e.podman(['network', 'rm', '-f', this.network]));
   }
