@@ -37,21 +37,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const repo = fileURLToPath(new URL('../../..', import.meta.url));
   const cache = join(cacheRoot(), 'image');
   const tmp = await mkdtemp(join(tmpdir(), 'infer-entry-image-'));
-  const env = await writeEngineConfig({ cache, tmp });
-  const e = engine(env);
-  const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  const started = Date.now();
-  await ensureBase(e, cache, log);
-  await ensureNodeImage(e, cache, log);
-  await buildImage(e, { repo, tag: ROOT_IMAGE, log });
-  await buildImage(e, { repo, tag: NON_ROOT_IMAGE, buildArgs: { RUN_AS: 'infer' }, log });
-  log(`[image setup] images ready in ${Math.round((Date.now() - started) / 1000)} s`);
-  project.provide('image', {
-    engineEnv: { CONTAINERS_CONF: env.CONTAINERS_CONF!, CONTAINERS_STORAGE_CONF: env.CONTAINERS_STORAGE_CONF! },
-    rootImage: ROOT_IMAGE,
-    nonRootImage: NON_ROOT_IMAGE,
-    tmp,
-  });
+  try {
+    const env = await writeEngineConfig({ cache, tmp });
+    const e = engine(env);
+    const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const started = Date.now();
+    await ensureBase(e, cache, log);
+    await ensureNodeImage(e, cache, log);
+    await buildImage(e, { repo, tag: ROOT_IMAGE, log });
+    await buildImage(e, { repo, tag: NON_ROOT_IMAGE, buildArgs: { RUN_AS: 'infer' }, log });
+    log(`[image setup] images ready in ${Math.round((Date.now() - started) / 1000)} s`);
+    project.provide('image', {
+      engineEnv: { CONTAINERS_CONF: env.CONTAINERS_CONF!, CONTAINERS_STORAGE_CONF: env.CONTAINERS_STORAGE_CONF! },
+      rootImage: ROOT_IMAGE,
+      nonRootImage: NON_ROOT_IMAGE,
+      tmp,
+    });
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
   return async () => {
     await rm(tmp, { recursive: true, force: true });
   };
