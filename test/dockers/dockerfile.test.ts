@@ -105,6 +105,22 @@ describe('dockers/infer-dev/Dockerfile', () => {
     expect(runtime.some((i) => i.keyword === 'RUN' && /useradd .*\binfer\b/.test(i.args) && /chown -R infer:infer \/soft\/app/.test(i.args))).toBe(true);
   });
 
+  it('fails the build at a failed npm install, takes the CA and .npmrc only as build secrets, cleans apt in its layer', () => {
+    const install = all.find((i) => i.keyword === 'RUN' && /\bnpm install\b/.test(i.args))!;
+    expect(install.args).toMatch(/npm install [^&]*&& npm ls\b/);
+    expect(install.args).toContain('--mount=type=secret,id=ca');
+    expect(install.args).toContain('--mount=type=secret,id=npmrc');
+    expect(all.filter((i) => /secrets\/|\.npmrc|NODE_EXTRA_CA_CERTS/.test(i.args)).map((i) => i.keyword)).toEqual(['RUN']);
+    const apt = runtime.find((i) => i.keyword === 'RUN' && /apt-get install/.test(i.args))!;
+    expect(apt.args).toMatch(/apt-get install[^]*&& apt-get clean[^]*rm -rf \/var\/lib\/apt\/lists/);
+  });
+
+  it('keeps the shims root-owned: their directory is made after the chown of /soft/app', () => {
+    const run = runtime.find((i) => i.keyword === 'RUN' && /chown -R infer:infer \/soft\/app/.test(i.args))!.args;
+    expect(run.indexOf('mkdir -m 0755 /soft/app/shims')).toBeGreaterThan(run.indexOf('chown -R infer:infer /soft/app'));
+    expect(runtime.find((i) => i.keyword === 'COPY' && i.args.includes('/soft/app/shims/'))?.args).not.toMatch(/--chown/);
+  });
+
   it('bakes in no secrets', () => {
     const names = [...Object.keys(dockerfileEnv(runtime)), ...all.filter((i) => i.keyword === 'ARG').map((i) => i.args.split('=')[0]!)];
     expect(names.filter((n) => /KEY|TOKEN|SECRET|PASSWORD/i.test(n))).toEqual([]);
