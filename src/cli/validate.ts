@@ -2,10 +2,10 @@
  * `infer-entry validate [FILE] [--json] [--no-fs-checks] [--print-commands]`:
  * every problem of a config file at once, as `file:line:col key: message`.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from './command.js';
 import { checkInstanceFiles } from '../config/check-files.js';
 import { ConfigInvalidError, formatProblem, loadConfig } from '../config/load.js';
+import { readConfigFile } from '../config/read-config-file.js';
 import { createTomlLocator } from '../config/toml-locator.js';
 import type { ConfigProblem, InstanceSpec, LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
@@ -49,7 +49,7 @@ export function commandLine(spec: InstanceSpec): string {
 }
 
 async function fileProblems(config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<ConfigProblem[]> {
-  const text = await readFile(config.file, 'utf8').catch(() => '');
+  const text = (await readConfigFile(config.file).catch(() => undefined))?.text ?? '';
   const locator = createTomlLocator(text);
   const seen = new Set<string>();
   const problems: ConfigProblem[] = [];
