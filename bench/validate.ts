@@ -20,6 +20,7 @@ const paths = resolvePaths({ INFER_ENTRY_ROOT: '/opt/bench-root' });
 
 function median(fn: () => unknown): number {
   const times: number[] = [];
+  fn(); // warm-up: the first call pays for JIT compilation
   for (let r = 0; r < REPEAT; r++) {
     const start = process.hrtime.bigint();
     fn();

@@ -147,7 +147,22 @@ export function createTomlLocator(text: string): TomlLocator {
     return { parts, start };
   };
 
+  // Deeper than any config smol-toml accepts (see parse.ts): stop scanning rather than overflow the stack.
+  const MAX_NESTING = 1000;
+  let nesting = 0;
   const readValue = (node: PathNode) => {
+    if (++nesting > MAX_NESTING) {
+      i = text.length;
+      nesting--;
+      return;
+    }
+    try {
+      readValueAt(node);
+    } finally {
+      nesting--;
+    }
+  };
+  const readValueAt = (node: PathNode) => {
     skipWs();
     const c = text[i];
     if (c === '"' || c === "'") {
