@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { ConfigError, MissingInputError, errnoCode } from '../errors.js';
-import type { ConfigProblem } from './types.js';
+import type { ConfigProblem } from './problem.js';
 
 /** A config of megabytes is a mistake (a wrong file, a generated loop): 1 MiB holds thousands of instances. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -105,5 +105,5 @@ function invalidUtf8Problem(file: string, bytes: Uint8Array): ConfigProblem {
   }
   const column = Buffer.from(bytes.subarray(lineStart, at)).toString('utf8').length + 1;
   const hex = Array.from(bytes.subarray(at, at + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  return { file, line, column, key: '', message: `TOML syntax error: the file is not valid UTF-8 (bytes ${hex}); TOML files must be UTF-8 — re-save it as UTF-8`, kind: 'syntax' };
+  return { file, line, column, path: [], subject: 'toml', message: `TOML syntax error: the file is not valid UTF-8 (bytes ${hex}); TOML files must be UTF-8 — re-save it as UTF-8`, kind: 'syntax' };
 }
