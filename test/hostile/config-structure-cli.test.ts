@@ -69,6 +69,19 @@ describe('one rule for prototype keys in the file and in the variable', () => {
   });
 });
 
+describe('durations and counts beyond what timers and counters hold', () => {
+  it('"600h", 10^11 seconds and a threshold of 100000 are each refused with line and key', async () => {
+    const f = await file('timers.toml', '[instance.control]\nhealth_interval = "600h"\nstop_grace_period = 99999999999\nhealth_failure_threshold = 100000\nhealth_timeout = "596h"\n' + VALID);
+    const r = await cli(['validate', '--no-fs-checks', f], baseEnv(root));
+    expect(r.code).toBe(78);
+    expect(r.stdout).toContain(`${f}:2:1 instance.control.health_interval: invalid value (expected at most 596h, 2147483 s (2^31-1 ms, the longest timer Node.js can hold), got "600h")`);
+    expect(r.stdout).toContain(`${f}:3:1 instance.control.stop_grace_period: invalid value (expected at most 596h`);
+    expect(r.stdout).toContain(`${f}:4:1 instance.control.health_failure_threshold: too large (expected ≤ 10000, got 100000)`);
+    expect(r.stdout).not.toContain('health_timeout');
+    expect(r.stdout).toContain('invalid, 3 problems');
+  });
+});
+
 describe('characters', () => {
   it('a NUL in a string is a problem at validate time (with the other problems), not a spawn failure', async () => {
     const f = await file('nul.toml', `${VALID}alias = "a\\u0000b"\nctx_size = "big"\n`);
