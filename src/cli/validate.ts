@@ -4,6 +4,7 @@
  */
 import type { Command } from './command.js';
 import { checkInstanceFiles } from '../config/check-files.js';
+import { argWarnings, describeOrigin } from '../config/llama-arg-env.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigInvalidError, formatProblem, keyPathString, problemJson, type ConfigProblem } from '../config/problem.js';
 import { readConfigFile } from '../config/read-config-file.js';
@@ -56,6 +57,7 @@ export function redactedInstance(spec: InstanceSpec) {
     model: spec.model ?? null,
     logFile: spec.logFile ?? null,
     supervision: spec.supervision,
+    ...(spec.argOrigins ? { argOrigins: spec.argOrigins } : {}),
   };
 }
 
@@ -148,6 +150,7 @@ Keys, defaults and examples: docs/config.md.`,
       throw error;
     }
 
+    for (const w of argWarnings(config.instances)) ctx.log.warn({ instance: w.instance, variable: w.variable }, w.message);
     const problems = fsChecks ? await fileProblems(config, ctx.env) : [];
     const valid = problems.length === 0;
     if (json) {
@@ -158,6 +161,7 @@ Keys, defaults and examples: docs/config.md.`,
     if (ctx.values['print-commands'] === true) {
       for (const spec of config.instances) {
         write(printable(`# ${spec.name} (${spec.enabled ? 'enabled' : 'disabled'}; probed at http://${spec.probeHost.includes(':') ? `[${spec.probeHost}]` : spec.probeHost}:${spec.port}${spec.supervision.health.path}${spec.logFile ? `; log ${spec.logFile}` : ''})`) + '\n');
+        if (spec.argOrigins && spec.argOrigins.length > 0) write(printable(`#   ${spec.argOrigins.map(describeOrigin).join('; ')}`) + '\n');
         write(`${commandLine(spec)}\n`);
       }
     }

@@ -124,7 +124,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
     const { control: sharedControl = {}, server: typedSharedServer = {}, ...own } = typed.instance ?? {};
     const sharedServer = inFileOrder(typedSharedServer, merged, ['instance', 'server']);
     for (const [name, table] of Object.entries(own)) {
-      const { server: typedOwnServer = {}, control: ownControl = {} } = table;
+      const { server: typedOwnServer = {}, control: ownControl = {}, env: instanceEnv = {} } = table;
       const ownServer = inFileOrder(typedOwnServer, merged, ['instance', name, 'server']);
       const built = buildInstance({
         name,
@@ -134,6 +134,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
         executable,
         libraryDirs,
         env: o.env,
+        instanceEnv,
       });
       specs.push(built.spec);
       semantic.push(...built.problems);

@@ -205,10 +205,22 @@ export const serverSchema = z
       'llama-server flags. [instance.server] is shared; [instance.NAME.server] is merged over it (scalars replace, lists are concatenated). Unknown keys are passed on with the same rule.',
   });
 
+/** Names a shell can export: what a child's environment can carry. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const instanceEnvSchema = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+  .meta({
+    description:
+      "Variables set in this instance's environment, over the container's (numbers and booleans as text), e.g. LLAMA_ARG_PORT = 9000. LLAMA_ARG_HOST/LLAMA_ARG_PORT here replace the defaults infer-entry passes for --host/--port; the server table wins over them.",
+    examples: [{ LLAMA_ARG_PORT: 9000, GGML_CUDA_ENABLE_UNIFIED_MEMORY: '1' }],
+  });
+
 export const instanceSchema = z
   .strictObject({
     control: controlSchema.optional(),
     server: serverSchema.optional(),
+    env: instanceEnvSchema.optional(),
   })
   .meta({ description: 'One llama-server instance; the table name is the instance name.' });
 

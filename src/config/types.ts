@@ -4,6 +4,8 @@
  * The supervisor never sees TOML; the config module never spawns.
  */
 
+import type { ArgOrigin } from './llama-arg-env.js';
+
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
 export interface SupervisionSettings {
@@ -72,6 +74,8 @@ export interface InstanceSpec {
   supervision: SupervisionSettings;
   /** Stable digest of everything that affects the running process; reload restarts an instance when it changes. */
   fingerprint: string;
+  /** Where the flags infer-entry always passes (--host, --port) got their values: config, LLAMA_ARG_* variable or default. */
+  argOrigins?: ArgOrigin[];
 }
 
 export interface LoadedConfig {

@@ -6,16 +6,18 @@
  * install untouched; the next run removes what a killed run left.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CannotCreateError, PackageError, isInferEntryError } from '../errors.js';
 import { ensureStep } from '../log.js';
 import { VERSION } from '../version.js';
 import { activate, pruneReleases, readActive, removeLeftovers } from './activate.js';
 import { cacheArchive, removeCached } from './cache.js';
+import { writeConvenienceLinks } from './convenience-links.js';
 import { statfsFreeBytes, writeFailure } from './disk.js';
 import { extractArchive } from './extract.js';
 import { normaliseLayout } from './layout.js';
+import { ensureShims } from './own-shims.js';
 import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
 import { acquireInstallLock } from './lock.js';
 import { buildManifest, firstDifference } from './manifest.js';
@@ -23,7 +25,7 @@ import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
 import { parseVersion, smokeTest } from './smoke-test.js';
 import { inspectSource } from './source.js';
-import { CONVENIENCE_LINKS, type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
+import { type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
 
 export async function installPackage(o: InstallOptions): Promise<InstallOutcome> {
   const started = Date.now();
@@ -110,11 +112,10 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
 
     const release = await releaseName(paths.releases, cached.sha256);
-    for (const [link, shim] of Object.entries(CONVENIENCE_LINKS)) {
-      const at = path.join(layout.tree, link);
-      await rm(at, { force: true, recursive: true });
-      await symlink(path.join(paths.shims, shim), at);
-    }
+    await ensureShims(paths).catch((error: unknown) => {
+      log.warn({ phase: 'activate', dir: paths.shims }, `cannot write the shims into ${paths.shims} (${(error as Error).message}): the convenience links will dangle until it has them`);
+    });
+    await writeConvenienceLinks(layout.tree, paths, { replace: true });
     const marker: InstalledMarker & { llama_server_version?: string } = {
       archive_name: source.name,
       sha256: cached.sha256,

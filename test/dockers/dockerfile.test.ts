@@ -79,6 +79,8 @@ describe('dockers/infer-dev/Dockerfile', () => {
     const runs = runtime.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
     expect(runs).toContain('ln -s /opt/infer-entry/dist/src/main.js /usr/local/bin/infer-entry');
     expect(runs).toContain('ln -s /soft/app/shims/check-and-run-llama-cpp.sh /usr/local/bin/check-and-run');
+    // the shell-based image's entrypoint path, for `--entrypoint /entrypoint.sh` written for it
+    expect(runs).toContain('ln -s /soft/app/shims/infer-dev-entry.sh /entrypoint.sh');
     const copy = runtime.find((i) => i.keyword === 'COPY' && i.args.includes(path.relative(REPO, SHIMS_DIR)));
     expect(copy?.args).toMatch(/--chmod=0?755 .*\/soft\/app\/shims\/$/);
     expect(readdirSync(SHIMS_DIR).filter((f) => f.endsWith('.sh')).sort()).toEqual([...SHIMS].sort());

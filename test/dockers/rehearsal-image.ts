@@ -13,7 +13,7 @@ import { REPO, SHIMS, SHIMS_DIR, type Instruction } from './support.js';
 
 /** A container path → where it lives in the rehearsal. */
 export function mapper(fsRoot: string): (text: string) => string {
-  const prefixes = ['/opt/infer-entry', '/usr/local/bin', '/soft/app', '/models', '/config', '/pkg'];
+  const prefixes = ['/opt/infer-entry', '/usr/local/bin', '/soft/app', '/models', '/config', '/pkg', '/entrypoint.sh'];
   return (text) => {
     for (const from of prefixes) text = text.replace(new RegExp(`(^|[\\s="':])${from}(?=/|$|[\\s"'])`, 'g'), `$1${path.join(fsRoot, from)}`);
     return text;
