@@ -9,19 +9,25 @@
  * shown here as JSON Schema `default` annotations.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
 import { DEFAULT_ENABLED, DEFAULT_GPU_IDS, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
 
 const durationHelp = 'a duration like "30s", "10m", "1h", "500ms", or an integer number of seconds';
+
+const MAX_DURATION_TEXT = '596h, 2147483 s (2^31-1 ms, the longest timer Node.js can hold)';
 
 function duration(description: string, defaultValue: string) {
   return z
     .union([z.int().nonnegative(), z.string().regex(DURATION_PATTERN, { error: `expected ${durationHelp}` })], {
       error: `expected ${durationHelp}`,
     })
+    .refine((value) => (parseDuration(value) ?? 0) <= MAX_TIMER_MS, { error: `expected at most ${MAX_DURATION_TEXT}` })
     .optional()
-    .meta({ description: `${description} (${durationHelp}).`, default: defaultValue });
+    .meta({ description: `${description} (${durationHelp}; at most ${MAX_DURATION_TEXT}).`, default: defaultValue });
 }
+
+/** Counts of probes and restarts: beyond this a setting is a typo, and the counters stay small integers. */
+const MAX_COUNT = 10_000;
 
 const GPU_TOKEN = String.raw`(?:\d+|GPU-[0-9A-Fa-f-]+|MIG-[0-9A-Za-z/-]+)`;
 export const GPU_IDS_PATTERN = new RegExp(String.raw`^(?:all|none|${GPU_TOKEN}(?:\s*,\s*${GPU_TOKEN})*)$`);
@@ -95,11 +101,13 @@ export const controlSchema = z
     crash_loop_max_unready_starts: z
       .int()
       .min(1)
+      .max(MAX_COUNT)
       .optional()
       .meta({ description: 'Consecutive starts that never became ready before the instance is marked failed.', default: D.crash_loop_max_unready_starts }),
     crash_loop_max_restarts: z
       .int()
       .min(1)
+      .max(MAX_COUNT)
       .optional()
       .meta({ description: 'Restarts within crash_loop_window before the instance is marked failed.', default: D.crash_loop_max_restarts }),
     crash_loop_window: duration('Window for crash_loop_max_restarts', D.crash_loop_window),
@@ -118,6 +126,7 @@ export const controlSchema = z
     health_failure_threshold: z
       .int()
       .min(1)
+      .max(MAX_COUNT)
       .optional()
       .meta({ description: 'Consecutive failed liveness probes before the instance is restarted.', default: D.health_failure_threshold }),
     stop_grace_period: duration('Time between SIGTERM and SIGKILL when stopping', D.stop_grace_period),
