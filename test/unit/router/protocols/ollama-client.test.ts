@@ -34,7 +34,7 @@ describe('ollama client', () => {
     const { models } = await ollama.list();
     expect(models.map((m) => m.name)).toEqual(['qwen:latest', 'gpt-4o:latest', 'embed:latest']);
     expect(await (await fetch(router.url)).text()).toBe('Ollama is running');
-    expect((await (await fetch(`${router.url}/api/version`)).json()).version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(((await (await fetch(`${router.url}/api/version`)).json()) as { version: string }).version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   it('chat, not streamed, through an alias', async () => {
@@ -121,16 +121,16 @@ describe('ollama client', () => {
 
 describe('llama.cpp router-mode endpoints', () => {
   it('/models, /models/load, /models/unload, /props?model=', async () => {
-    const list = await (await fetch(`${router.url}/models`)).json();
-    expect(list.data.map((m: { id: string }) => m.id)).toEqual(['qwen', 'embed']);
+    const list = (await (await fetch(`${router.url}/models`)).json()) as { data: Array<{ id: string; status: { value: string } }> };
+    expect(list.data.map((m) => m.id)).toEqual(['qwen', 'embed']);
     const load = await fetch(`${router.url}/models/load`, { method: 'POST', body: JSON.stringify({ model: 'gpt-4o' }) });
     expect(await load.json()).toEqual({ success: true });
-    expect((await (await fetch(`${router.url}/models`)).json()).data[0].status.value).toBe('loaded');
+    expect(((await (await fetch(`${router.url}/models`)).json()) as typeof list).data[0]!.status.value).toBe('loaded');
     const props = await fetch(`${router.url}/props?model=qwen`);
-    expect((await props.json()).default_generation_settings.n_ctx).toBe(4096);
+    expect(((await props.json()) as { default_generation_settings: { n_ctx: number } }).default_generation_settings.n_ctx).toBe(4096);
     const unknown = await fetch(`${router.url}/props?model=nope`);
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error).toMatchObject({ code: 404, type: 'not_found_error' });
+    expect(((await unknown.json()) as { error: unknown }).error).toMatchObject({ code: 404, type: 'not_found_error' });
     const missing = await fetch(`${router.url}/props`);
     expect(missing.status).toBe(400);
     const unload = await fetch(`${router.url}/models/unload`, { method: 'POST', body: JSON.stringify({ model: 'qwen' }) });
