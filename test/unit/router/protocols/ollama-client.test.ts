@@ -6,16 +6,17 @@ import { registerLlamaCppRouterRoutes } from '../../../../src/router/protocols/l
 import { registerOllamaRoutes } from '../../../../src/router/protocols/ollama-routes.js';
 import { RouteTable } from '../../../../src/router/routes.js';
 import { interimCore, serve } from './interim-core.js';
-import { startInterimUpstream, type InterimUpstream } from './interim-upstream.js';
+import { startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
-let upstream: InterimUpstream;
+let upstream: FakeUpstream;
 let router: { url: string; close(): Promise<void> };
 let core: ReturnType<typeof interimCore>;
 let ollama: Ollama;
 const warnings: string[] = [];
+const TEXT = 'tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ';
 
 beforeAll(async () => {
-  upstream = await startInterimUpstream(20);
+  upstream = await startFakeUpstream({ FAKE_TOKEN_MS: '20' });
   core = interimCore(upstream.port, [{ id: 'qwen', instance: 'qwen', ids: ['qwen', 'gpt-4o'] }, { id: 'embed', instance: 'embed', ids: ['embed'] }]);
   const routes = new RouteTable();
   registerOllamaRoutes(routes, core, { maxBodyBytes: 1 << 20, log: { warn: (_f, m) => warnings.push(m), error: () => undefined } });
@@ -26,7 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await router?.close();
-  await upstream?.close();
+  await upstream?.stop();
 });
 
 describe('ollama client', () => {
@@ -39,17 +40,18 @@ describe('ollama client', () => {
 
   it('chat, not streamed, through an alias', async () => {
     const reply = await ollama.chat({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: false, options: { temperature: 0, num_ctx: 65536 } });
-    expect(reply.message).toMatchObject({ role: 'assistant', content: 'Hello from the fake llama-server.' });
-    expect(reply).toMatchObject({ model: 'gpt-4o', done: true, done_reason: 'stop', eval_count: 7 });
-    expect(upstream.requests.at(-1)).toMatchObject({ path: '/v1/chat/completions', body: { model: 'qwen', temperature: 0 } });
+    expect(reply.message).toMatchObject({ role: 'assistant', content: TEXT });
+    expect(reply).toMatchObject({ model: 'gpt-4o', done: true, done_reason: 'stop', eval_count: 8, prompt_eval_count: 4 });
+    expect((await upstream.stats()).paths.at(-1)).toBe('/v1/chat/completions');
     expect(warnings.some((w) => w.startsWith('num_ctx 65536 ignored'))).toBe(true);
   });
 
   it('chat, streamed: the pieces add up and the last one is done', async () => {
     const parts = [];
     for await (const part of await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true, keep_alive: '2m' })) parts.push(part);
-    expect(parts.map((p) => p.message.content).join('')).toBe('Hello from the fake llama-server.');
-    expect(parts.at(-1)).toMatchObject({ done: true, done_reason: 'stop', prompt_eval_count: 3 });
+    expect(parts.map((p) => p.message.content).join('')).toBe(TEXT);
+    expect(parts.length).toBe(9);
+    expect(parts.at(-1)).toMatchObject({ done: true, done_reason: 'stop' });
     expect(parts.slice(0, -1).every((p) => !p.done)).toBe(true);
     expect(core.keepAlive.at(-1)).toBe(120_000);
   });
@@ -57,31 +59,33 @@ describe('ollama client', () => {
   it('tool calls come back with object arguments, streamed and not', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
     const reply = await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'weather in Paris?' }], tools, stream: false });
-    expect(reply.message.tool_calls?.[0]?.function).toMatchObject({ name: 'get_weather', arguments: { city: 'Paris' } });
+    expect(reply.message.tool_calls?.[0]?.function).toMatchObject({ name: 'get_weather', arguments: { location: 'Paris' } });
     const parts = [];
     for await (const part of await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'weather?' }], tools, stream: true })) parts.push(part);
-    expect(parts.flatMap((p) => p.message.tool_calls ?? []).map((c) => c.function.arguments)).toEqual([{ city: 'Paris' }]);
+    expect(parts.flatMap((p) => p.message.tool_calls ?? []).map((c) => c.function.arguments)).toEqual([{ location: 'Paris' }]);
   });
 
   it('format json reaches llama-server as response_format', async () => {
     const reply = await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'answer' }], format: 'json', stream: false });
     expect(JSON.parse(reply.message.content)).toEqual({ answer: 42 });
-    expect(upstream.requests.at(-1)!.body.response_format).toEqual({ type: 'json_object' });
   });
 
   it('generate, streamed and not', async () => {
     const reply = await ollama.generate({ model: 'qwen:latest', prompt: 'Why?', system: 'Be brief.', stream: false });
-    expect(reply).toMatchObject({ model: 'qwen:latest', response: 'Hello from the fake llama-server.', done: true });
+    expect(reply).toMatchObject({ model: 'qwen:latest', response: TEXT, done: true });
     let text = '';
     for await (const part of await ollama.generate({ model: 'qwen', prompt: 'Why?', raw: true, stream: true })) text += part.response;
-    expect(text).toBe('Hello from the fake llama-server.');
-    expect(upstream.requests.at(-1)).toMatchObject({ path: '/v1/completions', body: { prompt: 'Why?' } });
+    expect(text).toBe(TEXT);
+    expect((await upstream.stats()).paths.at(-1)).toBe('/v1/completions');
   });
 
   it('embed and the older embeddings', async () => {
     const out = await ollama.embed({ model: 'embed', input: ['a', 'bbb'] });
-    expect(out.embeddings).toEqual([[1, 1, 0], [3, 1, 0]]);
-    expect((await ollama.embeddings({ model: 'embed', prompt: 'xy' })).embedding).toEqual([2, 1, 0]);
+    expect(out.embeddings).toHaveLength(2);
+    expect(out.embeddings[0]).toHaveLength(8);
+    expect(out.embeddings[0]).not.toEqual(out.embeddings[1]);
+    const legacy = await ollama.embeddings({ model: 'embed', prompt: 'bbb' });
+    expect(legacy.embedding).toEqual(out.embeddings[1]);
   });
 
   it('ps and show', async () => {
@@ -99,13 +103,13 @@ describe('ollama client', () => {
   });
 
   it('a client that aborts mid-stream closes the upstream request', async () => {
-    const before = upstream.closes;
+    const before = (await upstream.stats()).aborted;
     const stream = await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true });
     for await (const _part of stream) {
       stream.abort();
       break;
     }
-    await expect.poll(() => upstream.closes, { timeout: 2_000 }).toBe(before + 1);
+    await expect.poll(async () => (await upstream.stats()).aborted, { timeout: 2_000 }).toBe(before + 1);
   });
 
   it('empty chat loads; keep_alive 0 unloads', async () => {
