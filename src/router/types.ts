@@ -73,7 +73,9 @@ export type RouterErrorCode =
   | 'instance_failed'
   | 'upstream_error'
   | 'client_closed'
-  | 'router_stopping';
+  | 'router_stopping'
+  | 'unauthorized'
+  | 'not_found';
 
 /** One class for every router-level failure. */
 export class RouterError extends Error {
