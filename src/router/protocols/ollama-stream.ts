@@ -23,13 +23,18 @@ export class OllamaStreamTranslator {
   private finishReason: unknown = undefined;
   private last: Record<string, unknown> = {};
   private finished = false;
+  private readonly nameJson: string;
+  private isoAt = -1;
+  private isoText = '';
 
   constructor(
     private readonly kind: StreamKind,
     private readonly name: string,
     private readonly now: () => Date = () => new Date(),
     private readonly startedAt: number = Date.now(),
-  ) {}
+  ) {
+    this.nameJson = JSON.stringify(name);
+  }
 
   /** NDJSON lines (each ending in \n) for this chunk of upstream bytes. */
   push(chunk: Uint8Array | string): string {
@@ -68,7 +73,7 @@ export class OllamaStreamTranslator {
     let out = '';
     const content = choice.text ?? choice.delta?.content ?? '';
     const thinking = choice.delta?.reasoning_content ?? '';
-    if (content !== '' || thinking !== '') out += this.line(this.piece(content, thinking));
+    if (content !== '' || thinking !== '') out += this.piece(content, thinking);
     for (const raw of choice.delta?.tool_calls ?? []) this.accumulate(raw);
     if (choice.finish_reason !== undefined && choice.finish_reason !== null) {
       this.finishReason = choice.finish_reason;
@@ -90,11 +95,23 @@ export class OllamaStreamTranslator {
     if (fragment.function?.arguments) call.arguments += fragment.function.arguments;
   }
 
-  private piece(content: string, thinking: string): Record<string, unknown> {
-    if (this.kind === 'generate') {
-      return { ...this.head(), response: content, ...(thinking ? { thinking } : {}), done: false };
+  /** The hot path (one line per token): written as text, not built as an object and stringified. */
+  private piece(content: string, thinking: string): string {
+    const think = thinking ? `,"thinking":${JSON.stringify(thinking)}` : '';
+    const head = `{"model":${this.nameJson},"created_at":"${this.iso()}",`;
+    if (this.kind === 'generate') return `${head}"response":${JSON.stringify(content)}${think},"done":false}\n`;
+    return `${head}"message":{"role":"assistant","content":${JSON.stringify(content)}${think}},"done":false}\n`;
+  }
+
+  /** The same timestamp text for every line of one millisecond. */
+  private iso(): string {
+    const now = this.now();
+    const ms = now.getTime();
+    if (ms !== this.isoAt) {
+      this.isoAt = ms;
+      this.isoText = now.toISOString();
     }
-    return { ...this.head(), message: { role: 'assistant', content, ...(thinking ? { thinking } : {}) }, done: false };
+    return this.isoText;
   }
 
   private done(): string {
@@ -109,7 +126,7 @@ export class OllamaStreamTranslator {
   }
 
   private head(): Record<string, unknown> {
-    return { model: this.name, created_at: this.now().toISOString() };
+    return { model: this.name, created_at: this.iso() };
   }
 
   private line(value: unknown): string {

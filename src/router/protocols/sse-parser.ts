@@ -25,14 +25,25 @@ export class SseParser {
 
   private drain(final: boolean): string[] {
     const events: string[] = [];
+    let at = 0;
+    const text = this.buffer;
     for (;;) {
-      const newline = this.buffer.search(/\r\n|\r|\n/);
-      if (newline < 0) break;
-      // A lone CR at the very end may be the first half of a CRLF: wait for the next chunk.
-      if (!final && this.buffer[newline] === '\r' && newline === this.buffer.length - 1) break;
-      const width = this.buffer.startsWith('\r\n', newline) ? 2 : 1;
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + width);
+      const lf = text.indexOf('\n', at);
+      // CR alone also ends a line (rare); only search for it when one is present.
+      const cr = text.indexOf('\r', at);
+      let end: number;
+      let width: number;
+      if (cr >= 0 && (lf < 0 || cr < lf)) {
+        // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+        if (!final && cr === text.length - 1) break;
+        end = cr;
+        width = text[cr + 1] === '\n' ? 2 : 1;
+      } else if (lf >= 0) {
+        end = lf;
+        width = 1;
+      } else break;
+      const line = text.slice(at, end);
+      at = end + width;
       if (line === '') {
         if (this.data.length > 0) events.push(this.data.join('\n'));
         this.data = [];
@@ -40,6 +51,7 @@ export class SseParser {
         this.data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
       }
     }
+    this.buffer = at === 0 ? text : text.slice(at);
     if (final && this.buffer.startsWith('data:')) {
       this.data.push(this.buffer.slice(this.buffer.startsWith('data: ') ? 6 : 5));
       this.buffer = '';
