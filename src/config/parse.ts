@@ -10,6 +10,7 @@ import { findOnPath } from '../find-on-path.js';
 import type { Paths } from '../paths.js';
 import { buildInstance, type DraftProblem } from './build-instance.js';
 import { deepMergeOverrides, isPlainObject, mergeControl, mergeServer, type Plain } from './merge.js';
+import { checkRouting, routerSettingsOf, routingOf } from './routing.js';
 import { configSchema } from './schema.js';
 import { checkPorts } from './semantic.js';
 import { createTomlLocator, type KeyPath } from './toml-locator.js';
@@ -129,22 +130,35 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
 
   const specs: InstanceSpec[] = [];
   const semantic: DraftProblem[] = [];
+  const routerSettings = routerSettingsOf(merged.router);
+  const router = routerSettings?.enable ? routerSettings : undefined;
   if (!sharedBroken) {
     for (const [name, table] of Object.entries(instances)) {
       if (name === 'control' || name === 'server' || broken.has(name) || !isPlainObject(table)) continue;
       const ownServer = isPlainObject(table.server) ? table.server : {};
       const ownControl = isPlainObject(table.control) ? table.control : {};
+      const control = mergeControl(sharedControl, ownControl);
+      const server = mergeServer(sharedServer, ownServer);
       const built = buildInstance({
         name,
-        control: mergeControl(sharedControl, ownControl),
-        server: mergeServer(sharedServer, ownServer),
+        control,
+        server,
         serverKeyPath: (key) => (key in ownServer || !(key in sharedServer) ? ['instance', name, 'server', key] : ['instance', 'server', key]),
         executable,
         libraryDirs,
         env: o.env,
       });
+      if (router) {
+        built.spec.routing = routingOf(control, server, router.maxQueue);
+        // Started by the first request (or `infer-entry start`), never at boot or by a reload.
+        if (built.spec.routing.onDemand) built.spec.enabled = false;
+      }
       specs.push(built.spec);
       semantic.push(...built.problems);
+    }
+    if (router) {
+      const routed = specs.flatMap((spec) => (spec.routing ? [{ name: spec.name, control: spec.routing }] : []));
+      semantic.push(...checkRouting(routed, router).map((p) => ({ ...p, kind: 'semantic' as const })));
     }
     const portPath = (name: string) => {
       const own = ['instance', name, 'server', 'port'];
@@ -159,7 +173,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
     return { config: null, problems: sortProblems(problems), partial: specs.filter((spec) => !named.has(spec.name)) };
   }
   return {
-    config: { file: fileName, enable: master.enable !== false, instances: specs },
+    config: { file: fileName, enable: master.enable !== false, instances: specs, ...(router ? { router } : {}) },
     problems: [],
   };
 }

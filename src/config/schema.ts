@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration.js';
 import { DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
+import { routerSchema, routingControlShape } from './routing.js';
 
 const durationHelp = 'a duration like "30s", "10m", "1h", "500ms", or an integer number of seconds';
 
@@ -121,6 +122,7 @@ export const controlSchema = z
       .optional()
       .meta({ description: 'Consecutive failed liveness probes before the instance is restarted.', default: D.health_failure_threshold }),
     stop_grace_period: duration('Time between SIGTERM and SIGKILL when stopping', D.stop_grace_period),
+    ...routingControlShape,
   })
   .meta({ description: 'Launcher and supervision settings. [instance.control] sets defaults; [instance.NAME.control] overrides them per key.' });
 
@@ -215,6 +217,7 @@ export const configSchema = z
   .strictObject({
     master: masterSchema.optional(),
     instance: instancesSchema.optional(),
+    router: routerSchema.optional(),
   })
   .meta({
     title: 'infer-entry llama.cpp instance config',
@@ -232,6 +235,7 @@ export const KNOWN_KEYS = {
   control: Object.keys(controlSchema.shape),
   server: Object.keys(serverSchema.shape),
   instance: Object.keys(instanceSchema.shape),
+  router: Object.keys(routerSchema.shape),
 } as const;
 
 /** The JSON Schema `infer-entry schema` prints (draft-07: what Taplo understands best). */

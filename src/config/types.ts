@@ -3,6 +3,7 @@
  * (argv built, env built, defaults applied, durations in milliseconds).
  * The supervisor never sees TOML; the config module never spawns.
  */
+import type { InstanceControl, RouterSettings } from '../router/types.js';
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
@@ -72,6 +73,8 @@ export interface InstanceSpec {
   supervision: SupervisionSettings;
   /** Stable digest of everything that affects the running process; reload restarts an instance when it changes. */
   fingerprint: string;
+  /** Router keys, only when [router] enable = true (never part of the fingerprint). */
+  routing?: InstanceControl;
 }
 
 export interface LoadedConfig {
@@ -80,6 +83,8 @@ export interface LoadedConfig {
   /** [master].enable; false means launch nothing. */
   enable: boolean;
   instances: InstanceSpec[];
+  /** [router], only when enable = true. */
+  router?: RouterSettings;
 }
 
 /** One problem found in a config file. */

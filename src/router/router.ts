@@ -49,12 +49,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       log.warn({ err: error }, 'nvidia-smi did not answer: GPU budgets come from [router] gpu_budget_mb only');
     }
   }
+  // gpu_ids "all" (or unset): every GPU with a budget.
+  const instances = options.instances.map((i) =>
+    i.control.gpus.includes('*') ? { ...i, control: { ...i.control, gpus: Object.keys(settings.gpuBudgetMb) } } : i,
+  );
   let core: Core | undefined;
   const metrics = createRouterMetrics(() => (core ? core.models().map((m) => ({ model: m.id, queued: m.queued, inFlight: m.inFlight })) : []));
-  const byName = new Map(options.instances.map((i) => [i.name, i]));
+  const byName = new Map(instances.map((i) => [i.name, i]));
   core = new Core({
     supervisor: options.supervisor,
-    instances: options.instances,
+    instances,
     settings,
     clock,
     log,
