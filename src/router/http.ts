@@ -118,7 +118,8 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
   headers['x-accel-buffering'] = 'no';
   const sse = String(result.headers['content-type'] ?? '').startsWith('text/event-stream');
   res.writeHead(result.status, headers);
-  res.flushHeaders();
+  // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
+  if (sse) res.flushHeaders();
   const body = result.body;
   body.pipe(res, { end: false });
   body.once('end', () => {
