@@ -104,6 +104,8 @@ export function registerLlamaCppRouterRoutes(routes: RouteTable, core: RouterCor
 }
 
 function fail(res: ServerResponse, error: unknown): void {
+    // The client is gone (its disconnect aborted the upstream read): nobody to answer.
+    if (res.destroyed) return;
   if (error instanceof RouterError && error.code === 'client_closed') {
     res.destroy();
     return;

@@ -200,6 +200,8 @@ class Context {
   }
 
   fail(res: ServerResponse, error: unknown): void {
+    // The client is gone (its disconnect aborted the upstream read): nobody to answer.
+    if (res.destroyed) return;
     if (error instanceof RouterError && error.code === 'client_closed') {
       res.destroy();
       return;

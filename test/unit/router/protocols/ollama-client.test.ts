@@ -15,6 +15,8 @@ beforeAll(async () => {
   h = await startHarness([
     { name: 'qwen', control: { aliases: ['gpt-4o'] }, env: { FAKE_TOKEN_MS: '20' } },
     { name: 'embed', control: { onDemand: false } },
+    // long answers (200 tokens, 4 s), so a client's abort always lands mid-answer however loaded the machine
+    { name: 'slow', control: { onDemand: false }, env: { FAKE_TOKEN_MS: '20', FAKE_TOKENS: '200' } },
   ]);
   ollama = new Ollama({ host: h.url });
   openai = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'unused' });
@@ -27,7 +29,7 @@ afterAll(async () => {
 describe('ollama and openai clients on one router', () => {
   it('list() shows every configured name without starting anything; the server says it is Ollama', async () => {
     const { models } = await ollama.list();
-    expect(models.map((m) => m.name)).toEqual(['qwen:latest', 'gpt-4o:latest', 'embed:latest']);
+    expect(models.map((m) => m.name)).toEqual(['qwen:latest', 'gpt-4o:latest', 'embed:latest', 'slow:latest']);
     expect(h.spawns('qwen')).toBe(0);
     expect(await (await fetch(h.url)).text()).toBe('Ollama is running');
     expect(((await (await fetch(`${h.url}/api/version`)).json()) as { version: string }).version).toMatch(/^\d+\.\d+\.\d+$/);
@@ -99,7 +101,7 @@ describe('ollama and openai clients on one router', () => {
 
   it('ps lists what runs; show reports the context and what /props said', async () => {
     const running = await ollama.ps();
-    expect(running.models.map((m) => m.name).sort()).toEqual(['embed:latest', 'qwen:latest']);
+    expect(running.models.map((m) => m.name).sort()).toEqual(['embed:latest', 'qwen:latest', 'slow:latest']);
     const shown = await ollama.show({ model: 'gpt-4o' });
     expect(shown.capabilities).toContain('completion');
     expect(Object.entries(shown.model_info).find(([k]) => k.endsWith('.context_length'))?.[1]).toBe(4096);
@@ -113,20 +115,31 @@ describe('ollama and openai clients on one router', () => {
   });
 
   it('a client that aborts mid-stream aborts the upstream request', async () => {
-    const before = (await h.fakeStats('qwen')).aborted;
-    const stream = await ollama.chat({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const before = (await h.fakeStats('slow')).aborted;
+    const stream = await ollama.chat({ model: 'slow', messages: [{ role: 'user', content: 'hi' }], stream: true });
     for await (const _part of stream) {
       stream.abort();
       break;
     }
-    await expect.poll(async () => (await h.fakeStats('qwen')).aborted, { timeout: 2_000 }).toBe(before + 1);
+    await expect.poll(async () => (await h.fakeStats('slow')).aborted, { timeout: 2_000 }).toBe(before + 1);
+  });
+
+  it('a client that gives up on a non-streamed answer aborts the upstream request too', async () => {
+    const before = await h.fakeStats('slow');
+    const body = JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'hi' }], stream: false });
+    const client = new AbortController();
+    const answer = fetch(`${h.url}/api/chat`, { method: 'POST', body, signal: client.signal });
+    await expect.poll(async () => (await h.fakeStats('slow')).requests, { timeout: 5_000 }).toBe(before.requests + 1);
+    client.abort();
+    await expect(answer).rejects.toThrow();
+    await expect.poll(async () => (await h.fakeStats('slow')).aborted, { timeout: 2_000 }).toBe(before.aborted + 1);
   });
 
   it('keep_alive 0 with nothing to generate unloads; an empty chat loads again', async () => {
     const unloaded = await ollama.generate({ model: 'qwen', prompt: '', keep_alive: 0 });
     expect(unloaded).toMatchObject({ done: true, done_reason: 'unload' });
     await expect.poll(() => h.supervisor.get('qwen')?.state, { timeout: 5_000 }).toBe('stopped');
-    expect((await ollama.ps()).models.map((m) => m.name)).toEqual(['embed:latest']);
+    expect((await ollama.ps()).models.map((m) => m.name)).toEqual(['embed:latest', 'slow:latest']);
     const loaded = await ollama.chat({ model: 'qwen', messages: [] });
     expect(loaded).toMatchObject({ done: true, done_reason: 'load' });
     expect(h.supervisor.get('qwen')?.state).toBe('ready');
