@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { redactArgv } from '../redact.js';
-import { exitStatusForSignal } from '../control/signal-numbers.js';
+import { exitStatusForSignal } from '../supervisor/exit-status.js';
 
 export interface CmdChild {
   pid: number | undefined;

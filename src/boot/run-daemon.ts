@@ -9,7 +9,7 @@
  * reached the CMD (same process group), so they are left to it.
  */
 import { InferEntryError, ExitCode } from '../errors.js';
-import { signalNumbers } from '../control/signal-numbers.js';
+import { exitStatusForSignal } from '../supervisor/exit-status.js';
 import { startCmd, type CmdChild } from './cmd-child.js';
 import { logReloadError, startDaemon, type Daemon, type StartDaemonOptions } from './daemon.js';
 import { onSignals, type HandledSignal, type SignalSource } from './signals.js';
@@ -98,9 +98,9 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       forced = true;
       log.warn({ signal }, 'second stop signal: killing everything now');
       if (cmdRunning()) cmd!.signal('SIGKILL');
-      else exitStatus = 128 + (signalNumbers[signal] ?? 0);
+      else exitStatus = exitStatusForSignal(signal);
       void daemon.close({ immediate: true }).catch(() => undefined);
-      fallbackTimer = setTimeout(() => resolveDone(exitStatus || 128 + (signalNumbers[signal] ?? 0)), FORCED_EXIT_FALLBACK_MS);
+      fallbackTimer = setTimeout(() => resolveDone(exitStatus || exitStatusForSignal(signal)), FORCED_EXIT_FALLBACK_MS);
       return;
     }
     stopSignal = signal;

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { INSTANCE_STATES, type InstanceStatus, type SupervisorApi } from '../supervisor/types.js';
 import { VERSION } from '../version.js';
-import { signalNumbers } from './signal-numbers.js';
+import { exitStatusForSignal } from '../supervisor/exit-status.js';
 
 export interface InstallInfo {
   sha256: string;
@@ -101,7 +101,7 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
       perInstance(this, (status) => {
         const exit = status.lastExit;
         if (!exit) return;
-        const value = exit.code ?? (exit.signal ? 128 + (signalNumbers[exit.signal] ?? 0) : -1);
+        const value = exit.code ?? (exit.signal ? exitStatusForSignal(exit.signal) : -1);
         this.set({ instance: status.name, class: exit.class ?? 'none' }, value);
       });
     },

@@ -31,12 +31,15 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
   let router: Router | null = null;
   let ollamaListener: ProtocolListener | undefined;
   let key = '';
+  // A reload being applied while the daemon stops must not start a router after close.
+  let closed = false;
   const gpu = options.gpu === undefined ? defaultProbe(options.env) : (options.gpu ?? undefined);
   const apiKeys = (options.env[ENV.ROUTER_API_KEYS] ?? '').split(',').map((k) => k.trim()).filter(Boolean);
 
   return {
     current: () => router,
     async apply(config) {
+      if (closed) return;
       const settings = config.enable && config.router?.enable ? config.router : undefined;
       const instances: RoutedInstance[] = settings
         ? config.instances.flatMap((spec) => (spec.routing ? [{ name: spec.name, host: spec.probeHost, port: spec.port, control: spec.routing }] : []))
@@ -52,6 +55,7 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       key = '';
       if (!settings) return;
       const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu });
+      if (closed) return void (await created.close());
       // Ollama's API and llama.cpp's router-mode endpoints, on the same route table (and queue).
       const mount = registerProtocolRoutes(created, settings, options.log, apiKeys);
       try {
@@ -67,6 +71,7 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       key = next;
     },
     async close() {
+      closed = true;
       const closing = router;
       const closingOllama = ollamaListener;
       router = null;

@@ -6,7 +6,8 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { checkInstanceFiles } from '../config/check-files.js';
 import { findOnPath } from '../find-on-path.js';
-import type { ConfigProblem, InstanceSpec } from '../config/types.js';
+import type { ConfigProblem } from '../config/problem.js';
+import type { InstanceSpec } from '../config/types.js';
 import { isPortFree } from './port-free.js';
 import { runningGroupMembers } from './group-members.js';
 import { httpProbe, type ProbeRequest, type ProbeResult } from './probe.js';

@@ -4,10 +4,11 @@
  * InstanceStateMachine; this file decides *when*.
  */
 import type { Logger } from 'pino';
-import type { ConfigProblem, InstanceSpec } from '../config/types.js';
+import { keyPathString, type ConfigProblem } from '../config/problem.js';
+import type { InstanceSpec } from '../config/types.js';
 import { redactArgv } from '../redact.js';
 import { terminateGroup, watchExit, type Exited } from './child-exit.js';
-import { classifyExit, isCleanExit } from './classify.js';
+import { classifyExit, classifyPrecheck, isCleanExit } from './classify.js';
 import { delay, type SupervisorDeps } from './deps.js';
 import { InstanceOutput } from './instance-output.js';
 import { canTransition, InstanceStateMachine, type TransitionDetails } from './instance-state.js';
@@ -208,12 +209,9 @@ export class Instance {
     const found = await deps.checkFiles(spec);
     if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
     // An unusable log file must not keep a model from serving: the output still reaches the daemon log.
-    for (const p of found.filter(isLogFileProblem)) this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: p.key }, p.message);
+    for (const p of found.filter(isLogFileProblem)) this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: keyPathString(p.path) }, p.message);
     const problems = found.filter((p) => !isLogFileProblem(p));
-    if (problems.length > 0) {
-      const executable = problems.some((p) => p.key === 'master.llama_cpp_path' || /executable/i.test(p.message));
-      return { kind: 'precheck', cls: executable ? 'missing-library' : 'model-load-failed', reason: problems.map((p) => p.message).join('; ') };
-    }
+    if (problems.length > 0) return { kind: 'precheck', cls: classifyPrecheck(problems), reason: problems.map((p) => p.message).join('; ') };
     if (!(await deps.portFree(spec.host, spec.port))) {
       if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
       return { kind: 'precheck', cls: 'port-in-use', reason: `port ${spec.port} on ${spec.host} is already in use by another process` };
@@ -331,7 +329,7 @@ function stopReason(signal: AbortSignal): string {
 }
 
 function isLogFileProblem(problem: ConfigProblem): boolean {
-  return /\.log_(file|dir)$/.test(problem.key);
+  return problem.subject === 'log-file';
 }
 
 function describeExit(exit: Exited, cls: FailureClass | null): string {

@@ -4,12 +4,11 @@
  * anything behind that still holds the port or GPU memory.
  */
 import type { ChildProcess } from 'node:child_process';
+import { ALWAYS_REMOVED_ENV } from '../config/build-instance.js';
 import type { InstanceSpec } from '../config/types.js';
 import { delay, type SupervisorDeps } from './deps.js';
 
-/** Always scrubbed: it turns llama-server into a router child that exits when stdin closes. */
-export const ALWAYS_REMOVED_ENV = ['LLAMA_SERVER_ROUTER_PORT'];
-
+/** The daemon's environment with the spec's on top; ALWAYS_REMOVED_ENV goes even from a spec built elsewhere. */
 export function childEnv(base: NodeJS.ProcessEnv, spec: InstanceSpec): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, ...spec.env };
   for (const name of [...ALWAYS_REMOVED_ENV, ...spec.envRemove]) delete env[name];

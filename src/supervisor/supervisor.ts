@@ -192,7 +192,7 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
     followLogs: (name, onLine) => need(name).output.follow(onLine),
 
     reload(config: LoadedConfig): Promise<ReloadResult> {
-      // One reload at a time: a SIGHUP during a socket `reload` must not interleave two diffs.
+      // The one queue of reloads: a SIGHUP during a socket `reload` must not interleave two diffs.
       const next = reloading.then(() => applyConfig(config));
       reloading = next.catch(() => undefined);
       return next;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { keyPathString } from '../../../src/config/problem.js';
 import { parse, parseOk } from './helpers.js';
 
 const TWO = `
@@ -77,7 +78,7 @@ ${TWO}
 aliases = ["qwen"]
 group = "nope"
 `);
-    expect(problems.map((p) => `${p.line} ${p.key}: ${p.message}`)).toEqual([
+    expect(problems.map((p) => `${p.line} ${keyPathString(p.path)}: ${p.message}`)).toEqual([
       expect.stringMatching(/instance\.b\.control\.aliases: model id "qwen" already routes to instance "a"/),
       expect.stringMatching(/instance\.b\.control\.group: group "nope" is not defined \(expected a \[router\.groups\.nope\] table/),
     ]);
@@ -85,6 +86,6 @@ group = "nope"
 
   it('points at a typo in [router] with the usual schema problem', () => {
     const { problems } = parse(`[router]\nenable = true\nlisten = "8000"\nmax_body = "lots"\n${TWO}`);
-    expect(problems.map((p) => `${p.line}:${p.column} ${p.key}`)).toEqual(['3:1 router.listen', '4:1 router.max_body']);
+    expect(problems.map((p) => `${p.line}:${p.column} ${keyPathString(p.path)}`)).toEqual(['3:1 router.listen', '4:1 router.max_body']);
   });
 });
