@@ -1,5 +1,5 @@
 /**
- * installPackage: the whole install, in the order of issue 3 — validate,
+ * installPackage: the whole install, in this order: validate,
  * cache (hash), idempotency check, extract to staging, normalise, smoke-test,
  * marker + links, atomic activation, prune. Everything before activation
  * happens in a staging directory, so a failure or a SIGKILL leaves the active

@@ -86,6 +86,9 @@ export function classifyExit(status: ExitStatus, lastLines: readonly string[]): 
   return 'crashed';
 }
 
+/** A process that could not even be spawned (no such file, not executable). */
+export const SPAWN_FAILED_CLASS: FailureClass = 'missing-library';
+
 /**
  * The class of a start refused before spawning (unusable files): an executable that cannot run is
  * the same failure as a missing library; anything else the checks find is about the model.
