@@ -22,8 +22,8 @@ describe('the Ollama API through the router, real llama-server', () => {
     await s.writeConfig(e2e.model, [{ name: 'chat' }, { name: 'embed' }]);
     const port = await freePort();
     const toml = await readFile(s.configFile, 'utf8');
-    // The embed instance serves /v1/embeddings (llama-server needs --embeddings for it).
-    await writeFile(s.configFile, toml.replace('[instance.embed.server]\n', '[instance.embed.server]\nembeddings = true\n'));
+    // The embed instance serves /v1/embeddings (llama-server needs --embeddings, and a pooling type for OpenAI's shape).
+    await writeFile(s.configFile, toml.replace('[instance.embed.server]\n', '[instance.embed.server]\nembeddings = true\nextra_args = ["--pooling", "mean"]\n'));
     await s.appendConfig(['[instance.chat.control]', 'on_demand = true', '[instance.embed.control]', 'on_demand = true', '[router]', 'enable = true', `listen = "127.0.0.1:${port}"`].join('\n'));
     daemon = s.boot(s.bootEnv(e2e.archives.documentedTarGz));
     url = `http://127.0.0.1:${port}`;
