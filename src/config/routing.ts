@@ -50,7 +50,7 @@ export const routerSchema = z
       .optional()
       .meta({ description: 'MiB usable per GPU index. Default with nvidia-smi: total minus 512 MiB.', examples: [{ '0': 23500 }] }),
     warmup: z.boolean().optional().meta({ description: 'Send a 1-token request after a load, before routing to the model.', default: true }),
-    loading_heartbeat: duration('Reserved: SSE comment lines to streams waiting for a load (not implemented yet; 0 = off)', '0'),
+    loading_heartbeat: duration('Streamed requests waiting for a load get an SSE comment line this often (the 200 is then committed; a failure comes as an error frame); 0 = off', '0'),
     groups: z
       .record(z.string().min(1), z.strictObject({ max_running: z.int().min(1).meta({ description: 'Members loaded at once.' }) }))
       .optional()

@@ -43,6 +43,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export function sendError(res: ServerResponse, error: unknown): void {
   const e = asRouterError(error);
   if (e.code === 'client_closed') return void res.destroy();
+  if (res.headersSent && !res.writableEnded) return void res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
   const headers: Record<string, string> = {};
   if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);
   if (e.status === 413) headers.connection = 'close';
@@ -68,6 +69,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     });
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);
+    // A client that leaves mid-body: nothing to answer, but do not keep the promise alive.
+    req.on('close', () => {
+      if (!req.complete) reject(new RouterError(499, 'client_closed', 'The client closed the request.'));
+    });
   });
 }
 
@@ -75,8 +80,12 @@ function tooLarge(maxBytes: number): RouterError {
   return new RouterError(413, 'body_too_large', `The request body is larger than the router's max_body (${maxBytes} bytes); send less, or raise [router] max_body.`);
 }
 
-/** Parse once, only to find `model`; the original bytes are what goes upstream. */
+/** Parse once, only to find `model` (and whether a stream is asked for); the original bytes are what goes upstream. */
 export function modelOf(body: Buffer): string {
+  return requestOf(body).model;
+}
+
+export function requestOf(body: Buffer): { model: string; stream: boolean } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -85,7 +94,7 @@ export function modelOf(body: Buffer): string {
   }
   const model = (parsed as { model?: unknown } | null)?.model;
   if (typeof model !== 'string' || model === '') throw new RouterError(400, 'bad_request', 'The request body names no "model"; add "model": "<id>" (GET /v1/models lists them).');
-  return model;
+  return { model, stream: (parsed as { stream?: unknown }).stream === true };
 }
 
 /** API key (hashed) when there is one, else X-Client-Id, else the peer address. */
@@ -113,14 +122,25 @@ const RESPONSE_SKIP = new Set(['connection', 'keep-alive', 'transfer-encoding', 
  * an upstream that dies mid-stream ends an SSE answer with one error frame and no [DONE].
  */
 export function pipeResult(res: ServerResponse, result: ForwardResult): void {
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(result.headers)) if (v !== undefined && !RESPONSE_SKIP.has(k.toLowerCase())) headers[k] = v;
-  headers['x-accel-buffering'] = 'no';
   const sse = String(result.headers['content-type'] ?? '').startsWith('text/event-stream');
-  res.writeHead(result.status, headers);
-  // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
-  if (sse) res.flushHeaders();
   const body = result.body;
+  if (res.headersSent) {
+    // A loading heartbeat already committed a 200 event stream: an upstream refusal becomes an error frame.
+    if (result.status !== 200 || !sse) {
+      body.resume();
+      result.release();
+      const e = new RouterError(502, 'upstream_error', `The model answered ${result.status} after loading.`);
+      res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
+      return;
+    }
+  } else {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(result.headers)) if (v !== undefined && !RESPONSE_SKIP.has(k.toLowerCase())) headers[k] = v;
+    headers['x-accel-buffering'] = 'no';
+    res.writeHead(result.status, headers);
+    // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
+    if (sse) res.flushHeaders();
+  }
   body.pipe(res, { end: false });
   body.once('end', () => {
     res.end();

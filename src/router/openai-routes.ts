@@ -2,13 +2,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { Core } from './core.js';
-import { clientGone, clientOf, modelOf, pipeResult, readBody, sendError, sendJson } from './http.js';
+import { clientGone, clientOf, pipeResult, readBody, requestOf, sendError, sendJson } from './http.js';
 import type { RouterMetrics } from './metrics.js';
 import type { RouteTable } from './routes.js';
 import { RouterError, type ModelInfo } from './types.js';
 
 export interface OpenAiRouteOptions {
   maxBodyBytes: number;
+  /** 0 = off: streams waiting for a load get an SSE comment line this often (the 200 is then committed). */
+  loadingHeartbeatMs?: number;
   metrics?: RouterMetrics;
 }
 
@@ -34,8 +36,8 @@ export function registerOpenAiRoutes(routes: RouteTable, core: Core, options: Op
   routes.add('POST', '/v1/*', async (req, res) => {
     try {
       const body = await readBody(req, options.maxBodyBytes);
-      const model = modelOf(body);
-      await forward(req, res, core, model, pathOf(req), body, options);
+      const { model, stream } = requestOf(body);
+      await forward(req, res, core, model, pathOf(req), body, options, stream);
     } catch (error) {
       sendError(res, error);
     }
@@ -52,14 +54,29 @@ export function registerOpenAiRoutes(routes: RouteTable, core: Core, options: Op
   });
 }
 
-async function forward(req: IncomingMessage, res: ServerResponse, core: Core, model: string, path: string, body: Buffer, options: OpenAiRouteOptions): Promise<void> {
+async function forward(req: IncomingMessage, res: ServerResponse, core: Core, model: string, path: string, body: Buffer, options: OpenAiRouteOptions, stream = false): Promise<void> {
   const ctl = clientGone(res);
   const headers: Record<string, string> = {};
   for (const name of FORWARDED_HEADERS) {
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  const result = await core.forward({ model, method: req.method ?? 'GET', path, headers, body, client: clientOf(req), signal: ctl.signal });
+  const pending = core.forward({ model, method: req.method ?? 'GET', path, headers, body, client: clientOf(req), signal: ctl.signal });
+  const every = options.loadingHeartbeatMs ?? 0;
+  // Clients that give up on a silent connection keep waiting for a loading model.
+  const beat =
+    stream && every > 0
+      ? setInterval(() => {
+          if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+          res.write(': loading\n\n');
+        }, every)
+      : undefined;
+  let result;
+  try {
+    result = await pending;
+  } finally {
+    clearInterval(beat);
+  }
   options.metrics?.requests.inc({ model: core.instanceOf(model).name, status: String(result.status) });
   pipeResult(res, result);
 }

@@ -75,7 +75,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       : {}),
   });
   const routes = new RouteTable();
-  registerOpenAiRoutes(routes, core, { maxBodyBytes: settings.maxBodyBytes, metrics });
+  registerOpenAiRoutes(routes, core, { maxBodyBytes: settings.maxBodyBytes, loadingHeartbeatMs: settings.loadingHeartbeatMs, metrics });
   const listener = createListener({ routes, log, apiKeys: options.apiKeys ?? [] });
   const ready = core;
   return {

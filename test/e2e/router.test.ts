@@ -58,6 +58,7 @@ describe('router with the real llama-server', () => {
         '[instance.emb.server]',
         `port = ${embPort}`,
         'embeddings = true',
+        'pooling = "mean"', // the tiny model has no pooling type of its own
         '[instance.ttl.control]',
         'ttl = "1s"',
         '[instance.ttl.server]',
