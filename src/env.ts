@@ -17,6 +17,8 @@ export const ENV = {
   SHIMS_DIR: 'INFER_ENTRY_SHIMS_DIR',
   LOG_LEVEL: 'INFER_ENTRY_LOG_LEVEL',
   LOG_FORMAT: 'INFER_ENTRY_LOG_FORMAT',
+  /** Comma-separated keys the router port requires (Authorization: Bearer KEY). */
+  ROUTER_API_KEYS: 'INFER_ENTRY_ROUTER_API_KEYS',
 } as const;
 
 export type FlagValue = { enabled: boolean; reason: string; warning?: string };
