@@ -26,7 +26,6 @@ import { acquireInstallLock } from './lock.js';
 import { buildManifest, firstDifference } from './manifest.js';
 import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
-import { parseVersion, smokeTest } from './smoke-test.js';
 import { inspectSource } from './source.js';
 import { CONVENIENCE_LINKS, type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
 
@@ -155,6 +154,8 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
+    // loaded (with its process library) only by a run that installs something, not by every warm boot
+    const { parseVersion, smokeTest } = await import('./smoke-test.js');
     const versionOutput = await smokeTest(layout.tree, env, o.smokeTimeoutMs, o.signal);
     const serverVersion = parseVersion(versionOutput);
     log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
