@@ -3,10 +3,11 @@
  * .so-like files plus many small files, a few hundred MB), then measures on
  * the same file, in one run:
  *   cold: `infer-entry install`          vs  cp + sha256sum + GNU tar -xzf  (and unzip for the zip)
- *   warm: `infer-entry install` (no-op)  vs  sha256sum
+ *   warm: `infer-entry install` (no-op)  vs  sha256sum, and vs the warm run of a small archive
+ *         with the same 1,509 entries (BENCH_SMALL_MB of large files, default 12: ~5 MB tar.gz)
  * Each timing is the median of BENCH_REPEAT runs (default 3), page cache warm
  * for both sides. Usage: npm run build && npm run bench:install
- * Env: BENCH_MB (size of the large files in total, default 300), BENCH_REPEAT, BENCH_DIR (default os.tmpdir()).
+ * Env: BENCH_MB (size of the large files in total, default 300), BENCH_SMALL_MB, BENCH_REPEAT, BENCH_DIR (default os.tmpdir()).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const BIG_MB = Number(process.env.BENCH_MB ?? 300);
+const SMALL_MB = Number(process.env.BENCH_SMALL_MB ?? 12);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const SMALL_FILES = 1500;
 
@@ -37,7 +39,7 @@ function soLike(size: number): Buffer {
   return out;
 }
 
-async function buildTree(dir: string): Promise<void> {
+async function buildTree(dir: string, bigMb = BIG_MB): Promise<void> {
   const bin = path.join(dir, 'bin');
   await mkdir(bin, { recursive: true });
   await writeFile(path.join(dir, 'README.md'), '# llama.cpp build\n');
@@ -45,7 +47,7 @@ async function buildTree(dir: string): Promise<void> {
   const shares = [0.5, 0.3, 0.15, 0.05];
   const names = ['libggml-cuda.so.0', 'libllama.so.0', 'libggml-cpu.so.0', 'libggml-base.so.0'];
   for (let i = 0; i < names.length; i++) {
-    await writeFile(path.join(bin, names[i]!), soLike(Math.floor(BIG_MB * 1024 * 1024 * shares[i]!)));
+    await writeFile(path.join(bin, names[i]!), soLike(Math.floor(bigMb * 1024 * 1024 * shares[i]!)));
     await symlink(names[i]!, path.join(bin, names[i]!.replace(/\.0$/, '')));
   }
   for (let d = 0; d < 15; d++) {
@@ -77,27 +79,44 @@ async function main(): Promise<void> {
   try {
     const src = path.join(work, 'src');
     await buildTree(src);
+    const smallSrc = path.join(work, 'small-src');
+    await buildTree(smallSrc, SMALL_MB);
     const tgz = path.join(work, 'llama-bench.tar.gz');
+    const smallTgz = path.join(work, 'llama-small.tar.gz');
     const zip = path.join(work, 'llama-bench.zip');
     process.stderr.write('building archives...\n');
     sh('tar', ['-czf', tgz, '-C', src, '.']);
+    sh('tar', ['-czf', smallTgz, '-C', smallSrc, '.']);
     const haveZip = spawnSync('zip', ['-v'], { stdio: 'ignore' }).status === 0 && spawnSync('unzip', ['-v'], { stdio: 'ignore' }).status === 0;
     if (haveZip) spawnSync('sh', ['-c', `cd "${src}" && zip -qry "${zip}" .`], { stdio: 'inherit' });
     const sizeOf = (f: string): number => Number(execFileSync('stat', ['-c', '%s', f], { encoding: 'utf8' }).trim());
     const unpacked = Number(execFileSync('du', ['-sb', src], { encoding: 'utf8' }).split('\t')[0]);
 
+    // An archive modified less than 2 s before it is hashed is not trusted by identity (see
+    // src/installer/identity.ts); a mounted archive is older than that, so let these settle.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     const rows: { name: string; ours: number; theirs: number; target: string; ok: boolean; detail: string }[] = [];
     const measure = async (format: string, archive: string, extractCmd: (file: string, dest: string) => [string, string[]]): Promise<void> => {
       const cold: number[] = [];
       const gnu: number[] = [];
       const warm: number[] = [];
+      const verify: number[] = [];
+      const warmSmall: number[] = [];
       const hash: number[] = [];
       for (let i = 0; i < REPEAT; i++) {
         const root = path.join(work, `root-${format}-${i}`);
         const env = { ...process.env, INFER_ENTRY_ROOT: root, INFER_ENTRY_LOG_LEVEL: 'warn' };
         cold.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], env)));
         warm.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], env)));
+        verify.push(time(() => sh(process.execPath, [MAIN, 'install', '--verify', '--pkg', archive], env)));
         await rm(root, { recursive: true, force: true });
+        if (format === 'tar.gz') {
+          const smallRoot = path.join(work, `root-small-${i}`);
+          const smallEnv = { ...env, INFER_ENTRY_ROOT: smallRoot };
+          sh(process.execPath, [MAIN, 'install', '--pkg', smallTgz], smallEnv);
+          warmSmall.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', smallTgz], smallEnv)));
+          await rm(smallRoot, { recursive: true, force: true });
+        }
 
         const ref = path.join(work, `gnu-${format}-${i}`);
         await mkdir(path.join(ref, 'out'), { recursive: true });
@@ -114,9 +133,16 @@ async function main(): Promise<void> {
       const c = median(cold);
       const g = median(gnu);
       const w = median(warm);
+      const v = median(verify);
       const h = median(hash);
-      rows.push({ name: `cold ${format}`, ours: c, theirs: g, target: '≤ 1.3×', ok: c <= 1.3 * g, detail: `install vs cp + sha256sum + ${xcmdName(format)}` });
-      rows.push({ name: `warm ${format}`, ours: w, theirs: h, target: '≤ 1.2× + 100 ms', ok: w <= 1.2 * h + 100, detail: 'install (already installed) vs sha256sum' });
+      const coldTarget = format === 'zip' ? 1.0 : 0.7;
+      rows.push({ name: `cold ${format}`, ours: c, theirs: g, target: `≤ ${coldTarget.toFixed(1)}×`, ok: c <= coldTarget * g, detail: `install vs cp + sha256sum + ${xcmdName(format)}` });
+      rows.push({ name: `warm ${format}`, ours: w, theirs: h, target: '≤ 0.5×', ok: w <= 0.5 * h, detail: 'install (already installed) vs sha256sum' });
+      if (warmSmall.length > 0) {
+        const ws = median(warmSmall);
+        rows.push({ name: `warm ${format}, size-independent`, ours: w, theirs: ws, target: '≤ 1.3×', ok: w <= 1.3 * ws, detail: `install (already installed) vs the same of a ${(sizeOf(smallTgz) / 2 ** 20).toFixed(1)} MiB archive with as many entries` });
+      }
+      rows.push({ name: `warm ${format} --verify`, ours: v, theirs: h, target: '(information)', ok: true, detail: 'install --verify (already installed, full hash) vs sha256sum' });
     };
     const xcmdName = (format: string): string => (format === 'zip' ? 'unzip -q' : 'tar -xzf');
 

@@ -6,12 +6,14 @@
  * the RSS after warm-up (INFER_ENTRY_SOAK_WARMUP_MINUTES, default 5) with the RSS at the end.
  *
  * INFER_ENTRY_SOAK_SERVER=real uses the e2e tier's real llama-server and tiny model
- * (~/.cache/infer-entry) instead of the fake server.
+ * (~/.cache/infer-entry, built by the e2e setup) instead of the fake server; e.g. the
+ * "8 real llama-servers under scrapes" figure: INFER_ENTRY_SOAK_SERVER=real
+ * INFER_ENTRY_SOAK_MINUTES=1 INFER_ENTRY_SOAK_SCRAPE_MS=2000 INFER_ENTRY_SOAK_BURST_MS=600000.
  *
  *   npm run build && node dist/bench/soak.js
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -64,18 +66,18 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-function realServer(): { exe: string; model: string } {
-  const cache = process.env.INFER_ENTRY_E2E_CACHE ?? path.join(os.homedir(), '.cache/infer-entry');
-  const build = readdirSync(cache).filter((n: string) => n.startsWith('llama-server-')).map((n: string) => path.join(cache, n, 'bin/llama-server')).find((p: string) => existsSync(p));
-  const model = readdirSync(cache).filter((n: string) => n.endsWith('.gguf')).map((n: string) => path.join(cache, n))[0];
-  if (!build || !model) throw new Error(`no llama-server build or .gguf model in ${cache}: run the e2e setup first`);
-  return { exe: build, model };
+/** The e2e tier's cached llama-server build and tiny model; run the e2e setup first (it builds them). */
+async function realServer(): Promise<{ exe: string; model: string }> {
+  const { ensureLlamaServer } = await import('../test/e2e/setup/build-llama-server.js');
+  const { ensureTinyModel } = await import('../test/e2e/support/tiny-model.js');
+  const build = await ensureLlamaServer((l) => process.stderr.write(`${l}\n`));
+  return { exe: path.join(build.binDir, 'llama-server'), model: await ensureTinyModel(build.dir, build.vocabPath) };
 }
 
 async function writeConfig(root: string, ports: number[]): Promise<string> {
   let exe: string;
   let model: string;
-  if (REAL) ({ exe, model } = realServer());
+  if (REAL) ({ exe, model } = await realServer());
   else {
     exe = path.join(root, 'llama-server');
     writeFileSync(exe, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(FAKE_SERVER)} "$@"\n`, { mode: 0o755 });
@@ -89,7 +91,7 @@ async function writeConfig(root: string, ports: number[]): Promise<string> {
   ports.forEach((port, i) => {
     lines.push(`[instance.i${i}.control]`, 'enabled = true', `log_file = ${JSON.stringify(path.join(root, `i${i}.log`))}`, '');
     lines.push(`[instance.i${i}.server]`, `model = ${JSON.stringify(model)}`, 'host = "127.0.0.1"', `port = ${port}`);
-    if (REAL) lines.push('ctx_size = 256', 'threads = 1');
+    if (REAL) lines.push('ctx_size = 512', 'threads = 1', 'parallel = 1');
     lines.push('');
   });
   const file = path.join(root, 'instances.toml');

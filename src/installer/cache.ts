@@ -25,6 +25,8 @@ export interface CacheResult {
   isSource: boolean;
   /** The bytes also went through the `sink` (the package was copied). */
   fed: boolean;
+  /** The package kept one settled identity while it was read: a second reader in that time saw the same bytes. */
+  stable: boolean;
 }
 
 /**
@@ -89,6 +91,8 @@ type Progress = (done: number, total: number) => void;
 
 /** Where the package's bytes also go while it is copied: the extraction, so the package is read once for everything. */
 export interface CopySink {
+  /** false: the sink reads the package itself while it is copied (zip needs its central directory first). */
+  takesBytes?: boolean;
   /** Resolves when the sink can take more (backpressure); rejects when the sink failed. The chunk is never reused. */
   write(chunk: Buffer): Promise<void>;
   /** After the last chunk: resolves when the sink is done with everything. */
@@ -117,7 +121,7 @@ async function pump(file: string, total: number, out: FileHandle | null, progres
     let pending: Promise<unknown> = Promise.resolve();
     for (let i = 0; ; i++) {
       signal?.throwIfAborted();
-      const buf = sink ? Buffer.allocUnsafe(CHUNK) : bufs[i % 2]!;
+      const buf = sink && sink.takesBytes !== false ? Buffer.allocUnsafe(CHUNK) : bufs[i % 2]!;
       const { bytesRead } = await input.read(buf, 0, CHUNK, null);
       await pending;
       if (bytesRead === 0) break;
@@ -125,7 +129,7 @@ async function pump(file: string, total: number, out: FileHandle | null, progres
       hash.update(chunk);
       const writes: Promise<unknown>[] = [];
       if (out) writes.push(out.write(chunk, 0, bytesRead));
-      if (sink) writes.push(sink.write(chunk));
+      if (sink && sink.takesBytes !== false) writes.push(sink.write(chunk));
       if (writes.length > 0) {
         pending = writes.length === 1 ? writes[0]! : Promise.all(writes);
         // awaited on the next turn; without a handler now, a failure while we read would be "unhandled"
@@ -170,7 +174,7 @@ export async function cacheArchive(o: {
     log.info({ phase: 'cache', cache: file }, 'package is the cached copy itself; hashing it');
     const pumped = await pump(source.path, source.size, null, o.onProgress, o.signal, undefined, o.racyMarginMs);
     await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
-    return { file, sha256: pumped.sha256, copied: false, isSource: true, fed: false };
+    return { file, sha256: pumped.sha256, copied: false, isSource: true, fed: false, stable: pumped.settled };
   }
   const known = await readSidecar(file);
   if (known && known.cache.size === String(source.size)) {
@@ -179,7 +183,7 @@ export async function cacheArchive(o: {
     if (pumped.sha256 === known.sha256) {
       log.info({ phase: 'cache', cache: file, sha256: pumped.sha256 }, 'cached copy has the same size and sha256; not copying');
       await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
-      return { file, sha256: pumped.sha256, copied: false, isSource: false, fed: false };
+      return { file, sha256: pumped.sha256, copied: false, isSource: false, fed: false, stable: pumped.settled };
     }
     log.info({ phase: 'cache', cache: file, sha256: pumped.sha256, cachedSha256: known.sha256 }, 'cached copy has the same name but different content; replacing it');
   }
@@ -208,7 +212,7 @@ export async function cacheArchive(o: {
     await rename(tmp, file);
     await fsyncDir(cacheDir);
     await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
-    return { file, sha256: pumped.sha256, copied: true, isSource: false, fed: o.sink !== undefined };
+    return { file, sha256: pumped.sha256, copied: true, isSource: false, fed: o.sink !== undefined, stable: pumped.settled };
   } catch (error) {
     await sink?.abort(error).catch(() => undefined);
     await out?.close().catch(() => undefined);

@@ -107,7 +107,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     };
     const extractOptions = (into: string) => ({ size: source.size, format: source.format, into, spaceDir: paths.releases, maxBytes, reserve, freeBytes, log, signal: o.signal });
     let streamed: Promise<ExtractResult> | undefined;
-    const sink = source.format === 'zip' ? undefined : async (): Promise<CopySink> => {
+    const tarSink = async (): Promise<CopySink> => {
       const pass = new PassThrough({ highWaterMark: 16 * 1024 * 1024 });
       // one phase on the terminal, at the pace of the extraction (the copy reads ahead of it)
       const onProgress = progress && ((d: number, t: number) => progress('hash+copy+extract', d, t));
@@ -129,6 +129,28 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
         },
       };
     };
+    // zip needs its central directory before the first entry: it is extracted from the package
+    // while the copy reads it, and kept only if the package's identity stayed the same meanwhile
+    const zipSink = async (): Promise<CopySink> => {
+      const stop = new AbortController();
+      const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+      const onProgress = progress && ((d: number, t: number) => progress('hash+copy+extract', d, t));
+      const extraction = extractArchive({ ...extractOptions(await newStaging()), signal, file: source.path, onProgress });
+      streamed = extraction;
+      extraction.catch(() => undefined);
+      return {
+        takesBytes: false,
+        write: async () => undefined,
+        end: async () => {
+          await extraction;
+        },
+        abort: async () => {
+          stop.abort();
+          await extraction.catch(() => undefined);
+        },
+      };
+    };
+    const sink = source.format === 'zip' ? zipSink : tarSink;
     const copyProgress = progress && ((d: number, t: number) => (streamed ? undefined : progress('hash+copy', d, t)));
     const cached = await cacheArchive({ source, cacheDir: paths.cache, log, freeBytes, reserve, signal: o.signal, sink, racyMarginMs: o.racyMarginMs, onProgress: copyProgress });
     // a refused package is dropped from the cache, unless the cache file is the user's own archive
@@ -142,8 +164,9 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     }
 
     let result: ExtractResult;
-    if (cached.fed && streamed) result = await streamed;
+    if (cached.fed && streamed && (source.format !== 'zip' || cached.stable)) result = await streamed;
     else {
+      if (cached.fed) log.info({ phase: 'extract' }, 'the package was modified moments before or while it was read; extracting the cached copy instead');
       if (staging) await rm(staging, { recursive: true, force: true });
       result = await extractArchive({ ...extractOptions(await newStaging()), file: cached.file, onProgress: progress && ((d, t) => progress('extract', d, t)) });
     }

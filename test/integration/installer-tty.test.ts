@@ -46,15 +46,15 @@ afterEach(async () => {
 });
 
 describe('progress indicator on a TTY', () => {
-  it('a zip: shows the copy and the extraction reaching 100%, each on its own line', async () => {
+  it('a zip: shows the extraction reaching 100% on its own line', async () => {
     const files = layoutEntries('documented');
     files.push({ type: 'file', path: 'bin/libbig.so', content: randomBytes(3 * 1024 * 1024) });
     const pkg = await writeArchive(path.join(t.dir, 'llama.zip'), 'zip', files);
     const { code, screen } = await onTty(['install', '--pkg', pkg], t.env);
     expect(code, screen).toBe(0);
     const lines = visibleLines(screen);
-    expect(lines.some((l) => /^hash\+copy: .* \(100%\)$/.test(l)), screen).toBe(true);
-    expect(lines.some((l) => /^extract: .* \(100%\)$/.test(l)), screen).toBe(true);
+    // extracted during the copy, or (an archive written moments ago) from the cached copy after it
+    expect(lines.some((l) => /^(hash\+copy\+)?extract: .* \(100%\)$/.test(l)), screen).toBe(true);
     expect(lines.some((l) => l.startsWith('installed: llama.zip')), screen).toBe(true);
   });
 
