@@ -122,7 +122,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     });
     return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
   }
-  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: false }) : destination;
+  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: false, maxWrite: 256 * 1024 }) : destination;
   return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
 }
 
