@@ -1,5 +1,5 @@
 /**
- * End-to-end benchmark with the real llama-server and the tiny random model (issue 6):
+ * End-to-end benchmark with the real llama-server and the tiny random model:
  *
  *   npm run build && node dist/bench/e2e.js        # INFER_ENTRY_BENCH_RUNS=5 by default
  *

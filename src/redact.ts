@@ -6,7 +6,26 @@
 
 export const REDACTED = '[redacted]';
 
-const SECRET_FLAGS = new Set(['--api-key', '--api-key-file', '--hf-token', '-hft', '--ssl-key-file']);
+/**
+ * The secrets of llama-server, one table for everything that must know them: the config key a user
+ * writes it as, the variable infer-entry passes it through (never argv), and the flags that would
+ * carry it on a command line (refused in extra_args, masked in any argv shown).
+ */
+export const SECRET_SETTINGS = [
+  { key: 'api_key', env: 'LLAMA_API_KEY', flags: ['--api-key'] },
+  { key: 'hf_token', env: 'HF_TOKEN', flags: ['--hf-token', '-hft'] },
+] as const;
+
+/** Flags naming a file that holds a secret: the path is masked too, it says where the secret is. */
+const SECRET_FILE_FLAGS = ['--api-key-file', '--ssl-key-file'];
+
+const SECRET_FLAGS: ReadonlySet<string> = new Set([...SECRET_SETTINGS.flatMap((s) => s.flags), ...SECRET_FILE_FLAGS]);
+
+/** The secret setting a config key names (`api_key`, also written `api-key`), if any. */
+export function secretSettingOf(key: string): (typeof SECRET_SETTINGS)[number] | undefined {
+  const normalized = key.replace(/-/g, '_');
+  return SECRET_SETTINGS.find((s) => s.key === normalized);
+}
 
 /** Replace every occurrence of each secret value (ignores values shorter than 4 chars, which would mangle text). */
 export function redactText(text: string, secrets: readonly string[]): string {

@@ -3,10 +3,14 @@
  * that shares our terminal and process group, as `exec "$@"` did in the old
  * entry script, so job control and Ctrl-C behave the same.
  */
+// node:child_process, not execa: the CMD lives as long as the container and shares our signals.
+// execa's defaults would get in the way (its cleanup installs process signal handlers beside
+// PID 1's own, kill() schedules a SIGKILL of its own after 5 s), and turning them off leaves
+// nothing smaller than this file.
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { redactArgv } from '../redact.js';
-import { exitStatusForSignal } from '../control/signal-numbers.js';
+import { exitStatusForSignal } from '../supervisor/exit-status.js';
 
 export interface CmdChild {
   pid: number | undefined;

@@ -4,7 +4,8 @@
  * reload (an invalid config changes nothing and says why).
  */
 import type { Logger } from 'pino';
-import type { ConfigProblem, LoadedConfig } from '../config/types.js';
+import { ConfigInvalidError, formatProblem, problemCount } from '../config/problem.js';
+import type { LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ConfigError, InferEntryError, TempFailError } from '../errors.js';
 import type { InstallOutcome } from '../installer/types.js';
@@ -13,13 +14,12 @@ import type { SupervisorApi } from '../supervisor/types.js';
 import type { ReloadBody } from '../control/api.js';
 import { createDaemonMetrics, type DaemonMetrics, type InstallInfo } from '../control/metrics.js';
 import { parseStatusAddr, startControlServer, startStatusListener, type Listener } from '../control/server.js';
-import type { ControlDeps } from '../control/router.js';
+import type { ControlDeps } from '../control/routes.js';
 
 /** The modules the daemon drives, injectable so unit tests run without the real supervisor or installer. */
 export interface DaemonDeps {
   createSupervisor(options: { log: Logger; env: NodeJS.ProcessEnv; outputLevel?: 'info' | 'debug' }): SupervisorApi;
   loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths }): Promise<LoadedConfig>;
-  formatProblem(problem: ConfigProblem): string;
   installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
   readInstalledMarker(paths: Paths): Promise<{ sha256: string; installed_at_unix: number; duration_ms?: number } | null>;
 }
@@ -52,18 +52,10 @@ export interface StartDaemonOptions {
   instanceOutputLevel?: 'info' | 'debug';
 }
 
-/** The problems of a config error, as lines; undefined when the error is not about the file's content. */
-export function configProblems(error: unknown, deps: Pick<DaemonDeps, 'formatProblem'>): string[] | undefined {
-  if (!(error instanceof InferEntryError) || error.code !== 'E_CONFIG_INVALID') return undefined;
-  const problems = (error as InferEntryError & { problems?: ConfigProblem[] }).problems;
-  return Array.isArray(problems) ? problems.map((p) => deps.formatProblem(p)) : [error.message];
-}
-
 /** Log a failed reload the way a user fixes it: one error line per problem, then what to do. */
 export function logReloadError(log: Logger, error: unknown, what: string): void {
   if (error instanceof InferEntryError) {
-    const problems = error.details?.problems;
-    if (Array.isArray(problems)) for (const problem of problems) log.error({ step: 'config' }, String(problem));
+    if (error instanceof ConfigInvalidError) for (const problem of error.problems) log.error({ step: 'config' }, formatProblem(problem));
     log.error({ step: 'config', code: error.code, hint: error.hint }, `${what}: ${error.message}`);
   } else {
     log.error({ step: 'config', err: error }, `${what} failed`);
@@ -81,7 +73,6 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   const supervisor = deps.createSupervisor({ log, env, outputLevel: options.instanceOutputLevel ?? 'info' });
   let current: string | null = null;
   let bootInstall: InstallOutcome | null = null;
-  let queue: Promise<unknown> = Promise.resolve();
 
   const installInfo = async (): Promise<InstallInfo | null> => {
     const marker = await deps.readInstalledMarker(paths);
@@ -93,7 +84,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
 
   let closing: Promise<void> | undefined;
 
-  async function doReload(file: string | undefined, transform?: (config: LoadedConfig) => LoadedConfig): Promise<ReloadBody> {
+  // SIGHUP, a socket request and boot may reload at once: the supervisor applies one config at a
+  // time, and `current` is set after each, so it always names the config that is running.
+  const reload: Daemon['reload'] = async (file, transform) => {
     if (closing) throw stoppingError();
     const fromEnv = env[ENV.CONFIG]?.trim();
     const target = file ?? current ?? (fromEnv ? fromEnv : undefined);
@@ -106,11 +99,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     try {
       config = await deps.loadConfig(target, { env, paths });
     } catch (error) {
-      const problems = configProblems(error, deps);
-      if (problems === undefined) throw error;
-      throw new ConfigError('E_CONFIG_INVALID', `${target} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was changed`, {
+      if (!(error instanceof ConfigInvalidError)) throw error;
+      throw new ConfigInvalidError(target, `${target} is invalid (${problemCount(error.problems)}); nothing was changed`, error.problems, {
         hint: "fix the file and run 'infer-entry reload' again",
-        details: { problems },
         cause: error,
       });
     }
@@ -119,13 +110,6 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     current = target;
     configUnserved = null;
     return { file: target, result };
-  }
-
-  // One reload at a time: SIGHUP and a socket request must not interleave their diffs.
-  const reload: Daemon['reload'] = (file, transform) => {
-    const run = queue.then(() => doReload(file, transform));
-    queue = run.catch(() => undefined);
-    return run;
   };
 
   let startingPhase: string | null = null;
@@ -188,8 +172,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       immediateRequested = closeOptions.immediate === true;
       closing = (async () => {
         try {
-          // Let a reload in flight finish first, or it could start instances after stopAll.
-          if (!closeOptions.immediate) await queue;
+          // A reload still loading its file sees `closing` and applies nothing; one being applied is
+          // waited for by stopAll, which then stops what it started.
           await supervisor.stopAll(closeOptions.immediate ? { immediate: true } : {});
         } finally {
           metrics.close();

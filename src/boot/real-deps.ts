@@ -15,8 +15,6 @@ export function realDaemonDeps(): DaemonDeps {
   return {
     createSupervisor: (options) => createSupervisor(options),
     loadConfig: async (file, options) => (await configModule()).loadConfig(file, options),
-    // Only called on a loadConfig error, so the module is loaded by then.
-    formatProblem: (problem) => (config ? config.formatProblem(problem) : `${problem.file}: ${problem.key}: ${problem.message}`),
     installOnBoot: async (options) => (await installer()).installOnBoot(options),
     readInstalledMarker: async (paths) => (await installer()).readInstalledMarker(paths),
   };

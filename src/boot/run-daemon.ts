@@ -9,9 +9,10 @@
  * reached the CMD (same process group), so they are left to it.
  */
 import { InferEntryError, ExitCode } from '../errors.js';
-import { signalNumbers } from '../control/signal-numbers.js';
+import { exitStatusForSignal } from '../supervisor/exit-status.js';
 import { startCmd, type CmdChild } from './cmd-child.js';
 import { logReloadError, startDaemon, type Daemon, type StartDaemonOptions } from './daemon.js';
+import { DaemonPhase } from './daemon-phase.js';
 import { onSignals, type HandledSignal, type SignalSource } from './signals.js';
 
 export const DEFAULT_CMD_STOP_GRACE_MS = 8000;
@@ -51,8 +52,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   options.onStarted?.(daemon);
 
   let exitStatus = 0;
-  let stopSignal: HandledSignal | null = null;
-  let forced = false;
+  const phase = new DaemonPhase();
   let cmd: CmdChild | undefined;
   let cmdKillTimer: NodeJS.Timeout | undefined;
   let fallbackTimer: NodeJS.Timeout | undefined;
@@ -93,17 +93,16 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       cmd!.signal(signal);
       return;
     }
-    if (stopSignal !== null) {
-      if (forced) return;
-      forced = true;
+    if (phase.stopRequested) {
+      if (!phase.advance()) return; // already forced
       log.warn({ signal }, 'second stop signal: killing everything now');
       if (cmdRunning()) cmd!.signal('SIGKILL');
-      else exitStatus = 128 + (signalNumbers[signal] ?? 0);
+      else exitStatus = exitStatusForSignal(signal);
       void daemon.close({ immediate: true }).catch(() => undefined);
-      fallbackTimer = setTimeout(() => resolveDone(exitStatus || 128 + (signalNumbers[signal] ?? 0)), FORCED_EXIT_FALLBACK_MS);
+      fallbackTimer = setTimeout(() => resolveDone(exitStatus || exitStatusForSignal(signal)), FORCED_EXIT_FALLBACK_MS);
       return;
     }
-    stopSignal = signal;
+    phase.beginStop();
     if (cmdRunning()) {
       log.info({ signal, pid: cmd!.pid }, 'stopping: signal forwarded to the command; stopping the instances');
       cmd!.signal(signal);
@@ -123,26 +122,22 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
 
   void (async () => {
     try {
-      await options.prepare?.(daemon, () => stopSignal !== null);
+      await options.prepare?.(daemon, () => phase.stopRequested);
     } catch (error) {
       const e = error instanceof InferEntryError ? error : undefined;
       log.error({ code: e?.code, hint: e?.hint, err: e ? undefined : error }, `start-up failed: ${e ? e.message : String(error)}`);
-      if (stopSignal === null) {
-        stopSignal = 'SIGTERM';
+      if (phase.beginStop()) {
         exitStatus = e ? e.exitCode : ExitCode.SOFTWARE;
         finish();
       }
       return;
     }
-    if (stopSignal !== null || options.cmd.length === 0) return;
+    if (phase.stopRequested || options.cmd.length === 0) return;
     cmd = startCmd(options.cmd, { env: options.env, log });
     const status = await cmd.exited;
     clearTimeout(cmdKillTimer);
     exitStatus = status;
-    if (stopSignal === null) {
-      stopSignal = 'SIGTERM';
-      log.info({ status }, 'the command exited: stopping the instances');
-    }
+    if (phase.beginStop()) log.info({ status }, 'the command exited: stopping the instances');
     finish();
   })();
 

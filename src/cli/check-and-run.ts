@@ -1,6 +1,83 @@
+/**
+ * `check-and-run`: what people type in `docker exec`. Validate first (nothing
+ * is touched when the file is wrong), then hand the file to the running daemon
+ * (src/client/daemon-handoff.ts) or, when there is none, supervise the
+ * instances in the foreground (src/boot/foreground.ts).
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
 import type { Command } from './command.js';
-import { checkAndRun } from '../boot/check-and-run.js';
+import { ConfigInvalidError, formatProblem, problemCount } from '../config/problem.js';
+import type { LoadedConfig } from '../config/types.js';
+import { ENV } from '../env.js';
+import { ConfigError, UsageError } from '../errors.js';
+import type { Paths } from '../paths.js';
+import { handOffToDaemon } from '../client/daemon-handoff.js';
+import { socketIsLive } from '../control/socket-file.js';
+import type { DaemonDeps } from '../boot/daemon.js';
+import { superviseInForeground } from '../boot/foreground.js';
 import { realDaemonDeps } from '../boot/real-deps.js';
+import type { SignalSource } from '../boot/signals.js';
+
+export interface CheckAndRunOptions {
+  file: string | undefined;
+  names: string[];
+  json: boolean;
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
+  log: Logger;
+  deps: DaemonDeps;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  signals?: SignalSource;
+}
+
+/** Validate the file; print every problem and throw when it is invalid. */
+export async function validateForRun(options: CheckAndRunOptions): Promise<{ file: string; config: LoadedConfig; targets: string[] }> {
+  const given = options.file ?? options.env[ENV.CONFIG]?.trim();
+  if (!given) {
+    throw new ConfigError('E_NO_CONFIG', `no config file: --config is not given and ${ENV.CONFIG} is not set`, {
+      hint: `run 'infer-entry check-and-run --config FILE' or set ${ENV.CONFIG}`,
+    });
+  }
+  const file = path.resolve(given);
+  let config: LoadedConfig;
+  try {
+    config = await options.deps.loadConfig(file, { env: options.env, paths: options.paths });
+  } catch (error) {
+    if (!(error instanceof ConfigInvalidError)) throw error;
+    for (const problem of error.problems) options.stderr.write(`${formatProblem(problem)}\n`);
+    throw new ConfigInvalidError(file, `${file} is invalid (${problemCount(error.problems)}); nothing was started`, error.problems, {
+      hint: 'fix the problems above and run check-and-run again',
+      cause: error,
+    });
+  }
+  const known = config.instances.map((i) => i.name);
+  for (const name of options.names) {
+    if (!known.includes(name)) {
+      throw new UsageError(`no instance named "${name}" in ${file}`, {
+        hint: known.length > 0 ? `known instances: ${known.join(', ')}` : 'the file defines no instance',
+      });
+    }
+  }
+  const targets =
+    options.names.length > 0 ? [...new Set(options.names)] : config.enable ? config.instances.filter((i) => i.enabled).map((i) => i.name) : [];
+  return { file, config, targets };
+}
+
+export async function checkAndRun(options: CheckAndRunOptions): Promise<number> {
+  const { file, config, targets } = await validateForRun(options);
+  if (targets.length === 0) {
+    options.stderr.write(
+      `${file} is valid; no instance to start (${config.enable ? 'none is enabled' : '[master] enable = false'}) — name instances to start them anyway\n`,
+    );
+  }
+  if (await socketIsLive(options.paths.socket)) {
+    return handOffToDaemon({ socket: options.paths.socket, file, targets, json: options.json, stdout: options.stdout, stderr: options.stderr });
+  }
+  options.stderr.write('no daemon is running: supervising in the foreground until Ctrl-C\n');
+  return superviseInForeground({ ...options, file, targets });
+}
 
 export const command: Command = {
   name: 'check-and-run',

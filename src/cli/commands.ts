@@ -4,13 +4,13 @@ import type { Command } from './command.js';
 const load = (importer: () => Promise<{ command: Command }>) => async () => (await importer()).command;
 
 export const commands: Record<string, () => Promise<Command>> = {
-  // installer (issue 3)
+  // installer
   install: load(() => import('./install.js')),
   rollback: load(() => import('./rollback.js')),
-  // config (issue 4)
+  // config
   validate: load(() => import('./validate.js')),
   schema: load(() => import('./schema.js')),
-  // supervisor, control plane and boot (issue 5)
+  // supervisor, control plane and boot
   boot: load(() => import('./boot.js')),
   status: load(() => import('./status.js')),
   logs: load(() => import('./logs.js')),
@@ -21,5 +21,3 @@ export const commands: Record<string, () => Promise<Command>> = {
   health: load(() => import('./health.js')),
   'check-and-run': load(() => import('./check-and-run.js')),
 };
-
-void load;

@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
 import { ROUTES, type ReadyBody } from '../control/api.js';
-import { requestJson } from '../control/client.js';
+import { requestJson } from '../client/control-client.js';
 
 export const command: Command = {
   name: 'health',

@@ -1,8 +1,7 @@
 import type { Command } from './command.js';
 import { UsageError } from '../errors.js';
-import { ROUTES } from '../control/api.js';
-import { streamText } from '../control/client.js';
-import { DEFAULT_LOG_LINES } from '../control/router.js';
+import { DEFAULT_LOG_LINES, ROUTES } from '../control/api.js';
+import { streamText } from '../client/control-client.js';
 
 export const command: Command = {
   name: 'logs',

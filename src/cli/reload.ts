@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from './command.js';
 import { ROUTES, type ReloadBody } from '../control/api.js';
-import { requestJson } from '../control/client.js';
-import { writeReloadProblems } from '../control/format.js';
+import { requestJson } from '../client/control-client.js';
+import { writeReloadProblems } from '../client/render.js';
 
 export const command: Command = {
   name: 'reload',

@@ -1,3 +1,3 @@
-import { instanceActionCommand } from '../control/instance-command.js';
+import { instanceActionCommand } from './instance-command.js';
 
 export const command = instanceActionCommand('restart');

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { commands } from './commands.js';
 import type { Command, CommandContext } from './command.js';
-import { ExitCode, InferEntryError, UsageError } from '../errors.js';
+import { ExitCode, InferEntryError } from '../errors.js';
 import { createLogger, silentLogger, type Logger } from '../log.js';
 import { resolvePaths } from '../paths.js';
 import { VERSION } from '../version.js';
@@ -125,7 +125,6 @@ export function reportError(error: unknown, commandName: string, stderr: NodeJS.
     stderr.write(`infer-entry ${commandName}: ${error.toUserString()} [${error.code}]\n`);
     return error.exitCode;
   }
-  if (error instanceof UsageError) return ExitCode.USAGE;
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   stderr.write(`infer-entry ${commandName}: internal error (please report it): ${text}\n`);
   return ExitCode.SOFTWARE;

@@ -1,7 +1,7 @@
 import type { Command } from './command.js';
 import { ROUTES, type InstancesBody } from '../control/api.js';
-import { requestJson } from '../control/client.js';
-import { formatStatusTable } from '../control/format.js';
+import { requestJson } from '../client/control-client.js';
+import { formatStatusTable } from '../client/render.js';
 
 export const command: Command = {
   name: 'status',

@@ -5,9 +5,10 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from './command.js';
 import { checkInstanceFiles } from '../config/check-files.js';
-import { ConfigInvalidError, formatProblem, loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigInvalidError, formatProblem, keyPathString, problemJson, type ConfigProblem } from '../config/problem.js';
 import { createTomlLocator } from '../config/toml-locator.js';
-import type { ConfigProblem, InstanceSpec, LoadedConfig } from '../config/types.js';
+import type { InstanceSpec, LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ExitCode, InferEntryError, UsageError } from '../errors.js';
 import { REDACTED, redactArgv, redactText } from '../redact.js';
@@ -56,12 +57,11 @@ async function fileProblems(config: LoadedConfig, env: NodeJS.ProcessEnv): Promi
   for (const spec of config.instances) {
     for (const p of await checkInstanceFiles(spec, { file: config.file, create: false, env })) {
       // The executable is shared: say so once, not once per instance.
-      const id = `${p.key}\0${p.message}`;
+      const id = `${keyPathString(p.path)}\0${p.message}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      const own = p.key.split('.');
-      const shared = own.length === 4 ? ['instance', own[2]!, own[3]!] : own;
-      const at = locator.exact(own) ?? locator.exact(shared) ?? locator.locate(own);
+      // The value may come from the shared table: point at the key the user actually wrote.
+      const at = locator.exact(p.path) ?? (p.sharedPath ? locator.exact(p.sharedPath) : undefined) ?? locator.locate(p.path);
       problems.push({ ...p, line: at?.line, column: at?.column });
     }
   }
@@ -111,11 +111,11 @@ Keys, defaults and examples: docs/config.md.`,
     } catch (error) {
       if (error instanceof ConfigInvalidError) {
         // Every problem at once: the file checks of the instances that are otherwise fine too.
-        const target = String(error.details?.file ?? file);
+        const target = error.file;
         const fileChecks = fsChecks ? await fileProblems({ file: target, enable: true, instances: error.partial }, ctx.env) : [];
         const all = [...error.problems, ...fileChecks];
         if (json) {
-          write(`${JSON.stringify({ file: target, valid: false, problems: all })}\n`);
+          write(`${JSON.stringify({ file: target, valid: false, problems: all.map(problemJson) })}\n`);
         } else {
           for (const p of all) write(`${formatProblem(p)}\n`);
           write(`${target}: invalid, ${all.length} problem${all.length === 1 ? '' : 's'}\n`);
@@ -132,7 +132,7 @@ Keys, defaults and examples: docs/config.md.`,
     const problems = fsChecks ? await fileProblems(config, ctx.env) : [];
     const valid = problems.length === 0;
     if (json) {
-      write(`${JSON.stringify({ file: config.file, valid, enable: config.enable, problems, instances: config.instances.map(redactedInstance) })}\n`);
+      write(`${JSON.stringify({ file: config.file, valid, enable: config.enable, problems: problems.map(problemJson), instances: config.instances.map(redactedInstance) })}\n`);
       return valid ? ExitCode.OK : ExitCode.CONFIG;
     }
     for (const p of problems) write(`${formatProblem(p)}\n`);

@@ -1,48 +1,48 @@
 /**
  * One validated instance → InstanceSpec: the argv (old launcher's mapping
  * rules, kept exactly), the child's environment, the resolved supervision
- * settings, and the per-instance semantic problems.
+ * settings, and the per-instance semantic problems. Its input is the zod-typed
+ * result of the schema, merged per instance: no value is re-checked here.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION } from './defaults.js';
-import { parseDuration } from './duration.js';
-import type { Plain } from './merge.js';
-import type { InstanceSpec, SupervisionSettings } from './types.js';
-
-export interface DraftProblem {
-  path: (string | number)[];
-  message: string;
-  kind: 'schema' | 'semantic';
-  instance?: string;
-}
+import { SECRET_SETTINGS, secretSettingOf } from '../redact.js';
+import { DEFAULT_ENABLED, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
+import type { DraftProblem, KeyPath } from './problem.js';
+import type { ControlInput, ServerInput } from './schema.js';
+import type { InstanceSpec } from './types.js';
 
 export interface BuildInput {
   name: string;
   /** Merged `[instance.control]` + `[instance.NAME.control]`. */
-  control: Plain;
+  control: ControlInput;
   /** Merged `[instance.server]` + `[instance.NAME.server]`. */
-  server: Plain;
+  server: ServerInput;
   /** Where a merged server key was written: the instance's table or the shared one. */
-  serverKeyPath(key: string): (string | number)[];
+  serverKeyPath(key: string): KeyPath;
   executable: string;
   /** Directories to put before the daemon's LD_LIBRARY_PATH. */
   libraryDirs: string[];
   env: NodeJS.ProcessEnv;
 }
 
+/** Always scrubbed from a child's environment: it turns llama-server into a router child that exits when stdin closes. */
+export const ALWAYS_REMOVED_ENV: readonly string[] = ['LLAMA_SERVER_ROUTER_PORT'];
+
 export const INSTANCE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** Keys that never become flags: they go to the environment or are handled specially. */
-const SECRET_ENV: Record<string, string> = { api_key: 'LLAMA_API_KEY', hf_token: 'HF_TOKEN' };
-const MODEL_SOURCE_KEYS = ['model', 'hf_repo', 'model_url', 'docker_repo'];
+const MODEL_SOURCE_KEYS = ['model', 'hf_repo', 'model_url', 'docker_repo'] as const;
 const MODEL_FLAGS = ['-m', '--model', '-mu', '--model-url', '-hf', '-hfr', '--hf-repo', '-dr', '--docker-repo'];
-const SECRET_FLAGS = ['--api-key', '--hf-token', '-hft'];
 
 export const flagOf = (key: string) => `--${key.replace(/_/g, '-')}`;
 
+interface FoundFlag {
+  present: boolean;
+  value: string | undefined;
+}
+
 /** Value of `--flag X` / `--flag=X` in a raw argument list (the last one wins, as in llama-server). */
-function findFlag(args: readonly string[], flags: readonly string[]): { present: boolean; value: string | undefined } {
+function findFlag(args: readonly string[], flags: readonly string[]): FoundFlag {
   let present = false;
   let value: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -60,36 +60,6 @@ function findFlag(args: readonly string[], flags: readonly string[]): { present:
   return { present, value };
 }
 
-function supervisionOf(control: Plain): SupervisionSettings {
-  const d = DEFAULT_SUPERVISION;
-  const ms = (key: string, fallback: number) => parseDuration(control[key]) ?? fallback;
-  const num = (key: string, fallback: number) => (typeof control[key] === 'number' ? (control[key] as number) : fallback);
-  return {
-    restart: (control.restart as SupervisionSettings['restart'] | undefined) ?? d.restart,
-    backoff: {
-      initialMs: ms('restart_backoff_initial', d.backoff.initialMs),
-      maxMs: ms('restart_backoff_max', d.backoff.maxMs),
-      multiplier: num('restart_backoff_multiplier', d.backoff.multiplier),
-      jitter: num('restart_backoff_jitter', d.backoff.jitter),
-      resetAfterMs: ms('restart_backoff_reset_after', d.backoff.resetAfterMs),
-    },
-    crashLoop: {
-      maxUnreadyStarts: num('crash_loop_max_unready_starts', d.crashLoop.maxUnreadyStarts),
-      maxRestarts: num('crash_loop_max_restarts', d.crashLoop.maxRestarts),
-      windowMs: ms('crash_loop_window', d.crashLoop.windowMs),
-    },
-    health: {
-      path: typeof control.health_path === 'string' ? control.health_path : d.health.path,
-      startupIntervalMs: ms('health_startup_interval', d.health.startupIntervalMs),
-      startupTimeoutMs: ms('health_startup_timeout', d.health.startupTimeoutMs),
-      intervalMs: ms('health_interval', d.health.intervalMs),
-      timeoutMs: ms('health_timeout', d.health.timeoutMs),
-      failureThreshold: num('health_failure_threshold', d.health.failureThreshold),
-    },
-    stopGraceMs: ms('stop_grace_period', d.stopGraceMs),
-  };
-}
-
 /** Where probes connect: a wildcard listen address is reached through loopback. */
 export function probeHostOf(host: string): string {
   const h = host.trim();
@@ -98,36 +68,80 @@ export function probeHostOf(host: string): string {
   return h.replace(/^\[(.*)\]$/, '$1');
 }
 
-function gpuEnv(gpuIds: unknown): Record<string, string> {
+function gpuEnv(gpuIds: ControlInput['gpu_ids']): Record<string, string> {
   if (gpuIds === undefined || gpuIds === 'all') return {};
   if (gpuIds === 'none') return { CUDA_VISIBLE_DEVICES: '' };
   return { CUDA_VISIBLE_DEVICES: String(gpuIds).replace(/\s+/g, '') };
 }
 
-function logFileOf(name: string, control: Plain): string | undefined {
-  if (typeof control.log_file === 'string') return control.log_file === '' ? undefined : control.log_file;
-  const dir = typeof control.log_dir === 'string' ? control.log_dir : DEFAULT_LOG_DIR;
+function logFileOf(name: string, control: ControlInput): string | undefined {
+  if (control.log_file !== undefined) return control.log_file === '' ? undefined : control.log_file;
+  const dir = control.log_dir ?? DEFAULT_LOG_DIR;
   return dir === '' ? undefined : path.join(dir, `llama-server-${name}.log`);
+}
+
+/** One server key → its llama-server flags (snake_case → --kebab-case; true alone; false omitted; a list repeated). */
+function flagsOf(key: string, value: ServerInput[string]): string[] {
+  const flag = flagOf(key);
+  if (key === 'flash_attn' && typeof value === 'boolean') return [flag, value ? 'on' : 'off'];
+  if (typeof value === 'boolean') return value ? [flag] : [];
+  if (Array.isArray(value)) return value.flatMap((item) => [flag, String(item)]);
+  return value === undefined ? [] : [flag, String(value)];
+}
+
+interface ListenAddress {
+  host: string;
+  port: number;
+  /** Flags to add: --host/--port are always passed so the probes hit the address llama-server really uses. */
+  args: string[];
+}
+
+/**
+ * The address an instance listens on: the typed key, else the flag in extra_args, else the default
+ * (passed explicitly: llama-server's LLAMA_ARG_HOST/LLAMA_ARG_PORT fallbacks would otherwise be
+ * invisible to the probes).
+ */
+function listenAddressOf(server: ServerInput, fromExtra: { host: FoundFlag; port: FoundFlag }, problem: (message: string) => void): ListenAddress {
+  const args: string[] = [];
+  let host = server.host ?? (fromExtra.host.present ? fromExtra.host.value : undefined);
+  if (host === undefined) {
+    host = DEFAULT_HOST;
+    args.push('--host', host);
+  }
+  let port = server.port;
+  if (port === undefined && fromExtra.port.present) {
+    const raw = fromExtra.port.value ?? '';
+    const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(parsed >= 1 && parsed <= 65535)) problem(`--port in extra_args is not a port (expected an integer 1-65535, got ${JSON.stringify(raw)})`);
+    port = Number.isFinite(parsed) ? parsed : DEFAULT_PORT;
+  }
+  if (port === undefined) {
+    port = DEFAULT_PORT;
+    args.push('--port', String(port));
+  }
+  return { host, port, args };
 }
 
 export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems: DraftProblem[] } {
   const { name, control, server } = input;
   const problems: DraftProblem[] = [];
-  const problem = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'semantic', instance: name });
+  const problem = (p: KeyPath, message: string) => problems.push({ path: p, message, kind: 'semantic', subject: 'setting', instance: name });
 
   if (!INSTANCE_NAME_PATTERN.test(name)) {
     problem(['instance', name], `instance name ${JSON.stringify(name)} is not usable (expected letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters)`);
   }
 
-  const extra = Array.isArray(server.extra_args) ? server.extra_args.map(String) : [];
+  const extra = (server.extra_args ?? []).map(String);
   const extraPath = input.serverKeyPath('extra_args');
   const args: string[] = [...extra];
   const env: Record<string, string> = { ...gpuEnv(control.gpu_ids) };
   const secrets: string[] = [];
 
-  for (const flag of SECRET_FLAGS) {
-    if (findFlag(extra, [flag]).present) {
-      problem(extraPath, `${flag} must not be on the command line, where every process listing shows it (expected server.${flag === '--api-key' ? 'api_key' : 'hf_token'} = "...", which infer-entry passes through the environment)`);
+  for (const setting of SECRET_SETTINGS) {
+    for (const flag of setting.flags) {
+      if (findFlag(extra, [flag]).present) {
+        problem(extraPath, `${flag} must not be on the command line, where every process listing shows it (expected server.${setting.key} = "...", which infer-entry passes through the environment)`);
+      }
     }
   }
 
@@ -146,49 +160,22 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
   for (const [key, value] of Object.entries(server)) {
     if (key === 'extra_args') continue;
     // `api-key = "..."` would otherwise slip through as an unknown flag onto argv.
-    const secretVar = SECRET_ENV[key.replace(/-/g, '_')];
-    if (secretVar !== undefined) {
+    const secret = secretSettingOf(key);
+    if (secret !== undefined) {
       if (typeof value === 'string' && value !== '') {
-        env[secretVar] = value;
+        env[secret.env] = value;
         secrets.push(value);
       }
       continue;
     }
-    const flag = flagOf(key);
-    if (key === 'flash_attn' && typeof value === 'boolean') {
-      args.push(flag, value ? 'on' : 'off');
-    } else if (typeof value === 'boolean') {
-      if (value) args.push(flag);
-    } else if (Array.isArray(value)) {
-      for (const item of value) args.push(flag, String(item));
-    } else if (value !== undefined && value !== null) {
-      args.push(flag, String(value));
-    }
+    args.push(...flagsOf(key, value));
   }
 
-  // Always pass --host/--port so the probes hit the address llama-server really uses
-  // (its LLAMA_ARG_HOST/LLAMA_ARG_PORT environment fallbacks would otherwise be invisible here).
-  let host = typeof server.host === 'string' ? server.host : undefined;
-  if (host === undefined && fromExtra.host.present) host = fromExtra.host.value;
-  if (host === undefined) {
-    host = DEFAULT_HOST;
-    args.push('--host', host);
-  }
-  let port = typeof server.port === 'number' ? server.port : undefined;
-  if (port === undefined && fromExtra.port.present) {
-    const raw = fromExtra.port.value ?? '';
-    const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(parsed >= 1 && parsed <= 65535)) {
-      problem(extraPath, `--port in extra_args is not a port (expected an integer 1-65535, got ${JSON.stringify(raw)})`);
-    }
-    port = Number.isFinite(parsed) ? parsed : DEFAULT_PORT;
-  }
-  if (port === undefined) {
-    port = DEFAULT_PORT;
-    args.push('--port', String(port));
-  }
+  const address = listenAddressOf(server, fromExtra, (message) => problem(extraPath, message));
+  args.push(...address.args);
+  const { host, port } = address;
 
-  const model = typeof server.model === 'string' ? server.model : fromExtra.model.present ? fromExtra.model.value : undefined;
+  const model = server.model ?? (fromExtra.model.present ? fromExtra.model.value : undefined);
   const hasModelSource = MODEL_SOURCE_KEYS.some((k) => typeof server[k] === 'string' && server[k] !== '') || findFlag(extra, MODEL_FLAGS).present;
   if (!hasModelSource) {
     problem(['instance', name, 'server', 'model'], 'no model (expected model = "/path/to/model.gguf", or hf_repo, model_url, or a --model/-hf flag in extra_args)');
@@ -199,7 +186,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
     env.LD_LIBRARY_PATH = [...input.libraryDirs, ...(inherited ? [inherited] : [])].join(':');
   }
 
-  const supervision = supervisionOf(control);
+  const supervision = supervisionSettings({ ...DEFAULT_SUPERVISION_TEXT, ...control });
   if (supervision.backoff.initialMs > supervision.backoff.maxMs) {
     problem(['instance', name, 'control', 'restart_backoff_initial'], `restart_backoff_initial (${supervision.backoff.initialMs} ms) is longer than restart_backoff_max (${supervision.backoff.maxMs} ms) (expected initial ≤ max)`);
   }
@@ -211,7 +198,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
     if (value <= 0) problem(['instance', name, 'control', key], `${key} must be longer than 0 (got ${JSON.stringify(control[key])})`);
   }
 
-  const envRemove = ['LLAMA_SERVER_ROUTER_PORT'];
+  const envRemove = [...ALWAYS_REMOVED_ENV];
   const logFile = logFileOf(name, control);
   const fingerprint = createHash('sha256')
     .update(JSON.stringify({ executable: input.executable, args, env, envRemove, logFile, host, port, supervision }))
@@ -220,7 +207,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
   return {
     spec: {
       name,
-      enabled: control.enabled !== false,
+      enabled: control.enabled ?? DEFAULT_ENABLED,
       executable: input.executable,
       args,
       env,

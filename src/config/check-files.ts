@@ -8,7 +8,8 @@ import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { findOnPath } from '../find-on-path.js';
-import type { ConfigProblem, InstanceSpec } from './types.js';
+import type { ConfigProblem, KeyPath, ProblemSubject } from './problem.js';
+import type { InstanceSpec } from './types.js';
 
 export interface CheckFilesOptions {
   /** Label for the problems' `file` field (validate passes the config path). Default 'config'. */
@@ -111,11 +112,16 @@ async function checkLogFile(logFile: string, create: boolean): Promise<string | 
 export async function checkInstanceFiles(spec: InstanceSpec, options: CheckFilesOptions = {}): Promise<ConfigProblem[]> {
   const file = options.file ?? 'config';
   const problems: ConfigProblem[] = [];
-  const add = (key: string, message: string | undefined) => {
-    if (message) problems.push({ file, line: undefined, column: undefined, key, message, kind: 'fs', instance: spec.name });
+  const add = (subject: ProblemSubject, path: KeyPath, sharedPath: KeyPath | undefined, message: string | undefined) => {
+    if (message) problems.push({ file, line: undefined, column: undefined, path, ...(sharedPath ? { sharedPath } : {}), message, kind: 'fs', subject, instance: spec.name });
   };
-  add('master.llama_cpp_path', await checkExecutable(spec.executable, options.env ?? process.env));
-  if (spec.model !== undefined) add(`instance.${spec.name}.server.model`, await checkModel(spec.model));
-  if (spec.logFile !== undefined) add(`instance.${spec.name}.control.log_file`, await checkLogFile(spec.logFile, options.create ?? true));
+  add('executable', ['master', 'llama_cpp_path'], undefined, await checkExecutable(spec.executable, options.env ?? process.env));
+  if (spec.model !== undefined) {
+    add('model', ['instance', spec.name, 'server', 'model'], ['instance', 'server', 'model'], await checkModel(spec.model));
+  }
+  if (spec.logFile !== undefined) {
+    const message = await checkLogFile(spec.logFile, options.create ?? true);
+    add('log-file', ['instance', spec.name, 'control', 'log_file'], ['instance', 'control', 'log_file'], message);
+  }
   return problems;
 }

@@ -1,26 +1,12 @@
 /**
- * Supervision defaults (issue 5 "Defaults"). One table, used for the
- * resolved SupervisionSettings and, as text, for the JSON Schema annotations
- * and docs, so the three never disagree.
+ * Defaults of the config, written once, as a user would write them. The
+ * resolved SupervisionSettings, the JSON Schema annotations and the docs all
+ * derive from these tables, so they never disagree.
  */
+import { durationMs } from './duration.js';
 import type { SupervisionSettings } from './types.js';
 
-export const DEFAULT_SUPERVISION: SupervisionSettings = {
-  restart: 'always',
-  backoff: { initialMs: 1_000, maxMs: 60_000, multiplier: 2, jitter: 0.2, resetAfterMs: 60_000 },
-  crashLoop: { maxUnreadyStarts: 5, maxRestarts: 10, windowMs: 600_000 },
-  health: {
-    path: '/health',
-    startupIntervalMs: 1_000,
-    startupTimeoutMs: 600_000,
-    intervalMs: 10_000,
-    timeoutMs: 5_000,
-    failureThreshold: 3,
-  },
-  stopGraceMs: 8_000,
-};
-
-/** The same defaults as the user writes them in `control`. */
+/** The supervision keys of `control` and their defaults. */
 export const DEFAULT_SUPERVISION_TEXT = {
   restart: 'always',
   restart_backoff_initial: '1s',
@@ -40,7 +26,53 @@ export const DEFAULT_SUPERVISION_TEXT = {
   stop_grace_period: '8s',
 } as const;
 
+/** The supervision keys of `control`, each with a value (the user's, else the default). */
+export type SupervisionControl = {
+  restart: SupervisionSettings['restart'];
+  health_path: string;
+} & {
+  [K in Exclude<keyof typeof DEFAULT_SUPERVISION_TEXT, 'restart' | 'health_path'>]: (typeof DEFAULT_SUPERVISION_TEXT)[K] extends string
+    ? string | number
+    : number;
+};
+
+/** `control` keys → the settings the supervisor uses (durations in milliseconds). */
+export function supervisionSettings(c: SupervisionControl): SupervisionSettings {
+  return {
+    restart: c.restart,
+    backoff: {
+      initialMs: durationMs(c.restart_backoff_initial),
+      maxMs: durationMs(c.restart_backoff_max),
+      multiplier: c.restart_backoff_multiplier,
+      jitter: c.restart_backoff_jitter,
+      resetAfterMs: durationMs(c.restart_backoff_reset_after),
+    },
+    crashLoop: {
+      maxUnreadyStarts: c.crash_loop_max_unready_starts,
+      maxRestarts: c.crash_loop_max_restarts,
+      windowMs: durationMs(c.crash_loop_window),
+    },
+    health: {
+      path: c.health_path,
+      startupIntervalMs: durationMs(c.health_startup_interval),
+      startupTimeoutMs: durationMs(c.health_startup_timeout),
+      intervalMs: durationMs(c.health_interval),
+      timeoutMs: durationMs(c.health_timeout),
+      failureThreshold: c.health_failure_threshold,
+    },
+    stopGraceMs: durationMs(c.stop_grace_period),
+  };
+}
+
+export const DEFAULT_SUPERVISION: SupervisionSettings = supervisionSettings(DEFAULT_SUPERVISION_TEXT);
+
+/** `master.enable` and `control.enabled`: a file or instance runs unless it says otherwise. */
+export const DEFAULT_ENABLED = true;
+
+/** llama-server's own defaults, passed explicitly so the probes know the address. */
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
 /** The old launcher's default log directory; each instance logs to <log_dir>/llama-server-<name>.log. */
 export const DEFAULT_LOG_DIR = '/tmp';
+/** `gpu_ids` default: CUDA_VISIBLE_DEVICES as the container has it. */
+export const DEFAULT_GPU_IDS = 'all';

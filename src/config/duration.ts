@@ -17,3 +17,10 @@ export function parseDuration(value: unknown): number | undefined {
   if (!match) return undefined;
   return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
 }
+
+/** Milliseconds of a duration the schema already accepted; anything else is a bug, not a user mistake. */
+export function durationMs(value: number | string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new Error(`bug: ${JSON.stringify(value)} passed the schema but is not a duration`);
+  return ms;
+}

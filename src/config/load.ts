@@ -7,34 +7,11 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, MissingInputError, errnoCode } from '../errors.js';
+import { MissingInputError, errnoCode } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { parseConfig } from './parse.js';
-import type { ConfigProblem, InstanceSpec, LoadedConfig } from './types.js';
-
-export class ConfigInvalidError extends ConfigError {
-  readonly problems: ConfigProblem[];
-  /** Instances without problems of their own (validate still checks their files). */
-  readonly partial: InstanceSpec[];
-
-  constructor(file: string, problems: ConfigProblem[], partial: InstanceSpec[] = []) {
-    const first = problems[0] ? formatProblem(problems[0]) : file;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-    super('E_CONFIG_INVALID', `invalid config ${file}: ${first}${more}`, {
-      hint: `run 'infer-entry validate ${file}' to see every problem`,
-      details: { file, problems },
-    });
-    this.problems = problems;
-    this.partial = partial;
-  }
-}
-
-/** `file:line:col key.path: message (expected X, got Y)`; without a place (overrides variable): `file: key.path: message`. */
-export function formatProblem(p: ConfigProblem): string {
-  if (p.line === undefined) return p.key ? `${p.file}: ${p.key}: ${p.message}` : `${p.file}: ${p.message}`;
-  const place = `${p.file}:${p.line}:${p.column ?? 1}`;
-  return p.key ? `${place} ${p.key}: ${p.message}` : `${place}: ${p.message}`;
-}
+import { ConfigInvalidError } from './problem.js';
+import type { LoadedConfig } from './types.js';
 
 export interface LoadOptions {
   env: NodeJS.ProcessEnv;
@@ -64,6 +41,6 @@ export async function loadConfig(file: string, o: LoadOptions): Promise<LoadedCo
   const installed = path.join(o.paths.install, 'bin', 'llama-server');
   const exists = o.fsChecks === false ? (p: string) => p === installed : existsSync;
   const { config, problems, partial } = parseConfig(text, absolute, { env: o.env, paths: o.paths, exists });
-  if (!config) throw new ConfigInvalidError(absolute, problems, partial);
+  if (!config) throw ConfigInvalidError.forFile(absolute, problems, partial);
   return config;
 }

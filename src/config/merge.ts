@@ -4,6 +4,8 @@
  * each instance's own.
  */
 
+import type { ControlInput, ServerInput } from './schema.js';
+
 export type Plain = Record<string, unknown>;
 
 export const isPlainObject = (value: unknown): value is Plain =>
@@ -32,8 +34,8 @@ export function deepMergeOverrides(base: Plain, overrides: Plain, prefix: string
 }
 
 /** The old launcher's rule: an instance's value replaces the shared one, except that two lists are concatenated. */
-export function mergeServer(shared: Plain, own: Plain): Plain {
-  const merged: Plain = { ...shared };
+export function mergeServer(shared: ServerInput, own: ServerInput): ServerInput {
+  const merged: ServerInput = { ...shared };
   for (const [key, value] of Object.entries(own)) {
     const before = merged[key];
     merged[key] = Array.isArray(before) && Array.isArray(value) ? [...before, ...value] : value;
@@ -42,6 +44,6 @@ export function mergeServer(shared: Plain, own: Plain): Plain {
 }
 
 /** Control tables: per key, the instance wins. */
-export function mergeControl(shared: Plain, own: Plain): Plain {
+export function mergeControl(shared: ControlInput, own: ControlInput): ControlInput {
   return { ...shared, ...own };
 }

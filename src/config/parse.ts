@@ -8,12 +8,14 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { ENV } from '../env.js';
 import { findOnPath } from '../find-on-path.js';
 import type { Paths } from '../paths.js';
-import { buildInstance, type DraftProblem } from './build-instance.js';
+import { buildInstance } from './build-instance.js';
 import { deepMergeOverrides, isPlainObject, mergeControl, mergeServer, type Plain } from './merge.js';
-import { configSchema } from './schema.js';
+import { configSchema, type ConfigInput, type MasterInput, type ServerInput } from './schema.js';
+import { DEFAULT_ENABLED } from './defaults.js';
 import { checkPorts } from './semantic.js';
 import { createTomlLocator, type KeyPath } from './toml-locator.js';
-import type { ConfigProblem, InstanceSpec, LoadedConfig } from './types.js';
+import type { ConfigProblem, DraftProblem } from './problem.js';
+import type { InstanceSpec, LoadedConfig } from './types.js';
 import { issuesToProblems } from './zod-problems.js';
 
 export interface ParseOptions {
@@ -30,15 +32,10 @@ export interface ParseResult {
   partial?: InstanceSpec[];
 }
 
-/** `instance.llama-3-8b.server.port`; parts that are not bare TOML keys are quoted. */
-export function keyPathString(p: KeyPath): string {
-  return p.map((part) => (typeof part === 'number' ? `[${part}]` : /^[A-Za-z0-9_-]+$/.test(part) ? part : JSON.stringify(part))).join('.').replace(/\.\[/g, '[');
-}
-
 const EXECUTABLE = 'llama-server';
 
-function resolveExecutable(master: Plain, env: NodeJS.ProcessEnv, paths: Paths, exists: (p: string) => boolean): string {
-  if (typeof master.llama_cpp_path === 'string') return master.llama_cpp_path;
+function resolveExecutable(master: MasterInput, env: NodeJS.ProcessEnv, paths: Paths, exists: (p: string) => boolean): string {
+  if (master.llama_cpp_path !== undefined) return master.llama_cpp_path;
   const installed = path.join(paths.install, 'bin', EXECUTABLE);
   if (exists(installed)) return installed;
   return findOnPath(EXECUTABLE, env, exists) ?? EXECUTABLE;
@@ -56,7 +53,7 @@ function libraryDirsOf(executable: string, paths: Paths, exists: (p: string) => 
 function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; problem: ConfigProblem | undefined } {
   const raw = env[ENV.OVERRIDES];
   if (raw === undefined || raw.trim() === '') return { value: undefined, problem: undefined };
-  const problem = (message: string): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, key: '', message, kind: 'syntax' });
+  const problem = (message: string): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, path: [], message, kind: 'syntax', subject: 'overrides' });
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -67,7 +64,7 @@ function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; prob
     return { value: undefined, problem: problem(`not a JSON object (expected an object merged over the file, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)})`) };
   }
   const unsafe = findUnsafeKey(value, []);
-  if (unsafe) return { value: undefined, problem: { ...problem(`key "${unsafe.at(-1)}" is not allowed (expected config keys only)`), key: keyPathString(unsafe), kind: 'schema' } };
+  if (unsafe) return { value: undefined, problem: { ...problem(`key "${unsafe.at(-1)}" is not allowed (expected config keys only)`), path: unsafe, kind: 'schema' } };
   return { value, problem: undefined };
 }
 
@@ -90,7 +87,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   } catch (error) {
     if (error instanceof TomlError) {
       const message = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      return { config: null, problems: [{ file: fileName, line: error.line, column: error.column, key: '', message: `TOML syntax error: ${message}`, kind: 'syntax' }] };
+      return { config: null, problems: [{ file: fileName, line: error.line, column: error.column, path: [], message: `TOML syntax error: ${message}`, kind: 'syntax', subject: 'toml' }] };
     }
     throw error;
   }
@@ -103,37 +100,27 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   const locator = createTomlLocator(text);
   const fromOverrides = (p: KeyPath) => touched.some((t) => t.length <= p.length && t.every((part, k) => part === String(p[k])));
   const place = (d: DraftProblem): ConfigProblem => {
-    const base = { key: keyPathString(d.path), message: d.message, kind: d.kind, ...(d.instance !== undefined ? { instance: d.instance } : {}) };
-    if (fromOverrides(d.path)) return { file: ENV.OVERRIDES, line: undefined, column: undefined, ...base };
+    if (fromOverrides(d.path)) return { file: ENV.OVERRIDES, line: undefined, column: undefined, ...d };
     const at = locator.locate(d.path);
-    return { file: fileName, line: at?.line, column: at?.column, ...base };
+    return { file: fileName, line: at?.line, column: at?.column, ...d };
   };
 
   const parsed = configSchema.safeParse(merged, { reportInput: true });
   const schemaProblems = parsed.success ? [] : issuesToProblems(parsed.error.issues);
   problems.push(...schemaProblems.map(place));
 
-  // Semantic checks need well-typed input: run them for every instance whose own tables
-  // passed the schema, so one run reports as much as it can.
-  // A broken shared [instance.server] would make every instance's checks misleading (wrong ports, ...).
-  const sharedBroken = schemaProblems.some((p) => p.path.length <= 1 || (p.path[0] === 'instance' && p.path[1] === 'server'));
-  // A bad key in an instance's control table leaves its server flags checkable (buildInstance reads
-  // control values defensively), so only problems elsewhere in the instance stop its semantic checks.
-  const broken = new Set(schemaProblems.filter((p) => p.path[2] !== 'control').map((p) => p.instance).filter((n): n is string => n !== undefined));
-  const master = isPlainObject(merged.master) ? merged.master : {};
-  const instances = isPlainObject(merged.instance) ? merged.instance : {};
-  const sharedControl = isPlainObject(instances.control) ? instances.control : {};
-  const sharedServer = isPlainObject(instances.server) ? instances.server : {};
-  const executable = resolveExecutable(master, o.env, o.paths, exists);
-  const libraryDirs = libraryDirsOf(executable, o.paths, exists);
+  const typed = parsed.success ? parsed.data : checkablePart(merged, schemaProblems);
 
   const specs: InstanceSpec[] = [];
   const semantic: DraftProblem[] = [];
-  if (!sharedBroken) {
-    for (const [name, table] of Object.entries(instances)) {
-      if (name === 'control' || name === 'server' || broken.has(name) || !isPlainObject(table)) continue;
-      const ownServer = isPlainObject(table.server) ? table.server : {};
-      const ownControl = isPlainObject(table.control) ? table.control : {};
+  if (typed !== undefined) {
+    const executable = resolveExecutable(typed.master ?? {}, o.env, o.paths, exists);
+    const libraryDirs = libraryDirsOf(executable, o.paths, exists);
+    const { control: sharedControl = {}, server: typedSharedServer = {}, ...own } = typed.instance ?? {};
+    const sharedServer = inFileOrder(typedSharedServer, merged, ['instance', 'server']);
+    for (const [name, table] of Object.entries(own)) {
+      const { server: typedOwnServer = {}, control: ownControl = {} } = table;
+      const ownServer = inFileOrder(typedOwnServer, merged, ['instance', name, 'server']);
       const built = buildInstance({
         name,
         control: mergeControl(sharedControl, ownControl),
@@ -159,9 +146,48 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
     return { config: null, problems: sortProblems(problems), partial: specs.filter((spec) => !named.has(spec.name)) };
   }
   return {
-    config: { file: fileName, enable: master.enable !== false, instances: specs },
+    config: { file: fileName, enable: typed?.master?.enable ?? DEFAULT_ENABLED, instances: specs },
     problems: [],
   };
+}
+
+/**
+ * When the schema refused something, the part of the config that semantic checks can still use, so
+ * one run reports as much as it can: without the instances that have problems of their own and
+ * without the bad keys of control and master tables (their defaults apply instead; a bad control
+ * key leaves the instance's server flags checkable). Undefined when a problem is in a table every
+ * instance shares, like [instance.server]: every instance's checks would mislead (wrong ports, ...).
+ */
+function checkablePart(merged: Plain, problems: readonly DraftProblem[]): ConfigInput | undefined {
+  if (problems.some((p) => p.path.length <= 1 || (p.path[0] === 'instance' && p.path[1] === 'server'))) return undefined;
+  const broken = new Set(problems.filter((p) => p.path[2] !== 'control').map((p) => p.instance).filter((n): n is string => n !== undefined));
+  const copy = structuredClone(merged);
+  const instances = isPlainObject(copy.instance) ? copy.instance : {};
+  for (const name of broken) delete instances[name];
+  for (const p of problems) {
+    if (p.instance === undefined || !broken.has(p.instance)) deleteAt(copy, p.path);
+  }
+  const again = configSchema.safeParse(copy);
+  return again.success ? again.data : undefined;
+}
+
+/** zod rebuilds a table in schema order; llama-server's argv follows the order of the file. */
+function inFileOrder(typed: ServerInput, tree: Plain, at: KeyPath): ServerInput {
+  let raw: unknown = tree;
+  for (const part of at) raw = isPlainObject(raw) ? raw[String(part)] : undefined;
+  if (!isPlainObject(raw)) return typed;
+  const ordered: ServerInput = {};
+  for (const key of Object.keys(raw)) {
+    const value = typed[key];
+    if (value !== undefined) ordered[key] = value;
+  }
+  return ordered;
+}
+
+function deleteAt(tree: Plain, at: KeyPath): void {
+  let table: unknown = tree;
+  for (const part of at.slice(0, -1)) table = isPlainObject(table) ? table[String(part)] : undefined;
+  if (isPlainObject(table)) delete table[String(at.at(-1))];
 }
 
 /** File order first (what an editor shows), then problems without a place. */

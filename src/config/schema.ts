@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN } from './duration.js';
-import { DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
+import { DEFAULT_ENABLED, DEFAULT_GPU_IDS, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
 
 const durationHelp = 'a duration like "30s", "10m", "1h", "500ms", or an integer number of seconds';
 
@@ -31,7 +31,7 @@ export const masterSchema = z
     enable: z
       .boolean()
       .optional()
-      .meta({ description: 'false: launch nothing (the file is still validated).', default: true }),
+      .meta({ description: 'false: launch nothing (the file is still validated).', default: DEFAULT_ENABLED }),
     llama_cpp_path: z
       .string()
       .min(1)
@@ -49,7 +49,7 @@ export const controlSchema = z
     enabled: z
       .boolean()
       .optional()
-      .meta({ description: 'false: the instance is known (status, start NAME) but not started at boot.', default: true }),
+      .meta({ description: 'false: the instance is known (status, start NAME) but not started at boot.', default: DEFAULT_ENABLED }),
     gpu_ids: z
       .union([z.string().regex(GPU_IDS_PATTERN, { error: 'expected "all", "none" or a comma-separated list of GPU indexes/UUIDs like "0,1"' }), z.int().nonnegative()], {
         error: 'expected "all", "none" or a comma-separated list of GPU indexes like "0,1"',
@@ -58,13 +58,13 @@ export const controlSchema = z
       .meta({
         description:
           'GPUs the instance sees through CUDA_VISIBLE_DEVICES: "all" leaves the variable as the container has it, "none" sets it to "" (no CUDA device: llama-server runs on CPU), "0,1" sets it to "0,1".',
-        default: 'all',
+        default: DEFAULT_GPU_IDS,
         examples: ['all', 'none', '0', '0,1'],
       }),
     log_dir: z
       .string()
       .optional()
-      .meta({ description: 'Directory of the instance log file <log_dir>/llama-server-<name>.log.', default: '/tmp' }),
+      .meta({ description: 'Directory of the instance log file <log_dir>/llama-server-<name>.log.', default: DEFAULT_LOG_DIR }),
     log_file: z
       .string()
       .optional()
@@ -144,8 +144,8 @@ export const serverSchema = z
     hf_token: str('Hugging Face token; passed to llama-server as the HF_TOKEN environment variable, never on the command line, redacted from output.'),
     model_url: str('--model-url: download the model from this URL.'),
     docker_repo: str('--docker-repo: model from Docker Hub.'),
-    host: str('--host: address to listen on. infer-entry always passes it (default 127.0.0.1) and probes it (0.0.0.0 → 127.0.0.1).', { default: '127.0.0.1', examples: ['0.0.0.0'] }),
-    port: z.int().min(1).max(65535).optional().meta({ description: '--port: port to listen on; unique per host across instances. infer-entry always passes it.', default: 8080 }),
+    host: str(`--host: address to listen on. infer-entry always passes it (default ${DEFAULT_HOST}) and probes it (0.0.0.0 → 127.0.0.1).`, { default: DEFAULT_HOST, examples: ['0.0.0.0'] }),
+    port: z.int().min(1).max(65535).optional().meta({ description: '--port: port to listen on; unique per host across instances. infer-entry always passes it.', default: DEFAULT_PORT }),
     api_key: str('API key; passed to llama-server as LLAMA_API_KEY, never on the command line, redacted from every log and status output.'),
     alias: str('--alias: model name shown by the API.'),
     ctx_size: z.int().min(0).optional().meta({ description: '--ctx-size: context size in tokens (0 = from the model).' }),
@@ -222,6 +222,7 @@ export const configSchema = z
   });
 
 export type ConfigInput = z.infer<typeof configSchema>;
+export type MasterInput = z.infer<typeof masterSchema>;
 export type ControlInput = z.infer<typeof controlSchema>;
 export type ServerInput = z.infer<typeof serverSchema>;
 

@@ -1,5 +1,5 @@
 /** Checks across instances: what no single table can show. */
-import type { DraftProblem } from './build-instance.js';
+import type { DraftProblem } from './problem.js';
 import type { InstanceSpec } from './types.js';
 
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]']);
@@ -26,6 +26,7 @@ export function checkPorts(specs: readonly InstanceSpec[], portPath: (name: stri
       problems.push({
         path: portPath(b.name),
         kind: 'semantic',
+        subject: 'setting',
         instance: b.name,
         message: `port ${b.port} on host ${b.host} is already used by instance "${clash.name}" (host ${clash.host}) (expected a port no other enabled instance listens on)`,
       });

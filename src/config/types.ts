@@ -81,18 +81,3 @@ export interface LoadedConfig {
   enable: boolean;
   instances: InstanceSpec[];
 }
-
-/** One problem found in a config file. */
-export interface ConfigProblem {
-  file: string;
-  /** 1-based; undefined when the problem has no place in the file (e.g. from the overrides variable). */
-  line: number | undefined;
-  column: number | undefined;
-  /** Dotted key path, e.g. `instance.llama-3-8b.server.port`. */
-  key: string;
-  message: string;
-  /** 'syntax' | 'schema' | 'semantic' | 'fs' */
-  kind: 'syntax' | 'schema' | 'semantic' | 'fs';
-  /** fs problems of one instance do not stop the others (a missing model fails that instance only). */
-  instance?: string;
-}

@@ -3,13 +3,13 @@
  * one per unknown key, with a "did you mean" when a known key is close.
  */
 import type { z } from 'zod';
-import type { DraftProblem } from './build-instance.js';
+import type { DraftProblem } from './problem.js';
 import { suggest } from './did-you-mean.js';
+import { secretSettingOf } from '../redact.js';
 import { KNOWN_KEYS } from './schema.js';
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
 
-const SECRET_KEYS = new Set(['api_key', 'hf_token']);
 
 /** A value as a user would recognise it from their file. */
 export function describeValue(value: unknown): string {
@@ -68,11 +68,10 @@ export function issuesToProblems(issues: readonly Issue[]): DraftProblem[] {
   const problems: DraftProblem[] = [];
   for (const issue of issues) {
     const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
-    const last = String(path.at(-1) ?? '').replace(/-/g, '_');
     // Never echo a secret into a message that ends up in logs, even a mistyped one.
-    const got = SECRET_KEYS.has(last) ? `${kindOf(issue.input)} (value not shown)` : describeValue(issue.input);
+    const got = secretSettingOf(String(path.at(-1) ?? '')) ? `${kindOf(issue.input)} (value not shown)` : describeValue(issue.input);
     const instance = path[0] === 'instance' && path.length >= 2 && path[1] !== 'control' && path[1] !== 'server' ? String(path[1]) : undefined;
-    const push = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'schema', ...(instance ? { instance } : {}) });
+    const push = (p: (string | number)[], message: string) => problems.push({ path: p, message, kind: 'schema', subject: 'setting', ...(instance ? { instance } : {}) });
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) push([...path, key], unknownKeyMessage(issue.path, key));

@@ -1,10 +1,15 @@
 /**
- * The wire contract between the daemon's control socket and the CLI: routes,
- * JSON bodies, and how an InferEntryError crosses the socket so the CLI exits
- * with the same code and prints the same hint as if it had failed locally.
+ * The wire contract between the daemon's control socket and its clients:
+ * routes, JSON bodies, and how an InferEntryError crosses the socket so the CLI
+ * exits with the same code and prints the same hint as if it had failed
+ * locally. Shared by both sides (src/control/ serves it, src/client/ calls it),
+ * so it holds no I/O and nothing heavy to import.
  */
+import { ConfigInvalidError, problemFromJson, problemJson, type ConfigProblem, type ProblemJson } from '../config/problem.js';
 import { ExitCode, InferEntryError } from '../errors.js';
 import type { InstanceStatus, ReloadResult } from '../supervisor/types.js';
+
+export type { ReloadRequest, WaitRequest } from './request-bodies.js';
 
 export const ROUTES = {
   healthz: '/healthz',
@@ -18,11 +23,22 @@ export const ROUTES = {
 /** Routes the optional TCP status listener serves; everything else is socket-only. */
 export const PUBLIC_ROUTES: ReadonlySet<string> = new Set([ROUTES.healthz, ROUTES.readyz, ROUTES.metrics]);
 
+/** Lines `GET /v1/instances/NAME/logs` returns when the request names no `n`. */
+export const DEFAULT_LOG_LINES = 100;
+
 export const INSTANCE_ACTIONS = ['start', 'stop', 'restart'] as const;
 export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];
 
 export interface ErrorBody {
-  error: { code: string; exitCode: number; message: string; hint?: string; problems?: string[] };
+  error: {
+    code: string;
+    exitCode: number;
+    message: string;
+    hint?: string;
+    /** E_CONFIG_INVALID: the file that was read and every problem of it, as `validate --json` prints them. */
+    file?: string;
+    problems?: ProblemJson[];
+  };
 }
 
 export interface HealthBody {
@@ -44,30 +60,19 @@ export interface InstancesBody {
   instances: InstanceStatus[];
 }
 
-export interface ReloadRequest {
-  /** Absolute path; absent = the file the daemon loaded last (or AUTO_INFER_LLAMA_CPP_CONFIG). */
-  file?: string;
-}
-
 export interface ReloadBody {
   file: string;
   result: ReloadResult;
 }
 
-export interface WaitRequest {
-  names: string[];
-  /** Give up after this long and answer with the states at that moment. */
-  timeoutMs?: number;
-}
-
-export function errorBody(error: InferEntryError, problems?: string[]): ErrorBody {
+export function errorBody(error: InferEntryError): ErrorBody {
   return {
     error: {
       code: error.code,
       exitCode: error.exitCode,
       message: error.message,
       ...(error.hint ? { hint: error.hint } : {}),
-      ...(problems && problems.length > 0 ? { problems } : {}),
+      ...(error instanceof ConfigInvalidError ? { file: error.file, problems: error.problems.map(problemJson) } : {}),
     },
   };
 }
@@ -92,14 +97,16 @@ export function httpStatusFor(error: InferEntryError): number {
   }
 }
 
-/** Rebuild the daemon's error on the client side. */
+/** Rebuild the daemon's error on the client side; a config error keeps its typed problems. */
 export function errorFromBody(body: ErrorBody): InferEntryError {
-  const { code, exitCode, message, hint, problems } = body.error;
+  const { code, exitCode, message, hint, file, problems } = body.error;
+  const options = hint ? { hint } : {};
+  if (code === 'E_CONFIG_INVALID' && typeof file === 'string' && Array.isArray(problems)) {
+    const typed = problems.map(problemFromJson).filter((p): p is ConfigProblem => p !== undefined);
+    return new ConfigInvalidError(file, message, typed, options);
+  }
   const known = Object.values(ExitCode) as number[];
-  return new InferEntryError(code, (known.includes(exitCode) ? exitCode : ExitCode.FAILURE) as ExitCode, message, {
-    ...(hint ? { hint } : {}),
-    ...(problems ? { details: { problems } } : {}),
-  });
+  return new InferEntryError(code, (known.includes(exitCode) ? exitCode : ExitCode.FAILURE) as ExitCode, message, options);
 }
 
 export function isErrorBody(value: unknown): value is ErrorBody {

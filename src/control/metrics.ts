@@ -7,7 +7,7 @@
 import { createProbeHistogram, type ProbeHistogram } from './probe-histogram.js';
 import { INSTANCE_STATES, type InstanceStatus, type SupervisorApi } from '../supervisor/types.js';
 import { VERSION } from '../version.js';
-import { signalNumbers } from './signal-numbers.js';
+import { exitStatusForSignal } from '../supervisor/exit-status.js';
 
 export interface InstallInfo {
   sha256: string;
@@ -123,7 +123,7 @@ function buildMetrics({ Counter, Gauge, Registry }: typeof import('prom-client')
       perInstance(this, (status) => {
         const exit = status.lastExit;
         if (!exit) return;
-        const value = exit.code ?? (exit.signal ? 128 + (signalNumbers[exit.signal] ?? 0) : -1);
+        const value = exit.code ?? (exit.signal ? exitStatusForSignal(exit.signal) : -1);
         this.set({ instance: status.name, class: exit.class ?? 'none' }, value);
       });
     },

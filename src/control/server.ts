@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import { ConfigError, CannotCreateError, errnoCode } from '../errors.js';
 import { ENV } from '../env.js';
 import { claimSocketPath, listenOwnerOnly } from './socket-file.js';
-import { createRouter, type ControlDeps } from './router.js';
+import { createRouteHandler, type ControlDeps } from './routes.js';
 
 export interface Listener {
   /** Where it listens: the socket path or host:port. */
@@ -30,7 +30,7 @@ function closer(server: http.Server, after?: () => Promise<void>): () => Promise
 
 export async function startControlServer(socketPath: string, deps: ControlDeps): Promise<Listener> {
   await claimSocketPath(socketPath);
-  const server = http.createServer(createRouter(deps));
+  const server = http.createServer(createRouteHandler(deps));
   await listenOwnerOnly(server, socketPath);
   deps.log.info({ socket: socketPath }, 'control socket listening');
   return {
@@ -61,7 +61,7 @@ export function parseStatusAddr(raw: string): StatusAddr {
 }
 
 export async function startStatusListener(addr: StatusAddr, deps: ControlDeps): Promise<Listener> {
-  const server = http.createServer(createRouter(deps, { readOnly: true }));
+  const server = http.createServer(createRouteHandler(deps, { readOnly: true }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(

@@ -3,7 +3,7 @@
  * binary for another CPU or libc) — found now instead of when the first
  * instance crash-loops.
  */
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PackageError } from '../errors.js';
@@ -18,40 +18,31 @@ export function libraryPath(tree: string, inherited: string | undefined): string
 
 export async function smokeTest(tree: string, env: NodeJS.ProcessEnv, timeoutMs = SMOKE_TIMEOUT_MS, signal?: AbortSignal): Promise<string> {
   const server = path.join(tree, 'bin', 'llama-server');
-  const child = spawn(server, ['--version'], {
+  const result = await execa(server, ['--version'], {
     cwd: tree,
     env: { ...env, LD_LIBRARY_PATH: libraryPath(tree, env.LD_LIBRARY_PATH) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    signal,
+    extendEnv: false,
+    stdin: 'ignore',
+    all: true,
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    reject: false,
+    ...(signal ? { cancelSignal: signal } : {}),
   });
-  let out = '';
-  const take = (chunk: Buffer): void => {
-    if (out.length < 64 * 1024) out += chunk.toString('utf8');
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const result = await new Promise<{ code: number | null; sig: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, sig: null, error }));
-    child.once('close', (code, sig) => resolve({ code, sig }));
-  }).finally(() => clearTimeout(timer));
   signal?.throwIfAborted();
-  if (result.code === 0) return out.trim();
+  const out = (result.all ?? '').slice(0, 64 * 1024);
+  if (result.exitCode === 0) return out.trim();
   const quoted = out.trim().split('\n').slice(-6).join(' | ').slice(0, 800) || '(no output)';
-  const how = timedOut
+  const how = result.timedOut
     ? `did not finish within ${timeoutMs} ms`
-    : result.error
-      ? `could not be started (${result.error.message})`
-      : result.sig
-        ? `was killed by ${result.sig}`
-        : `exited with status ${result.code}`;
+    : result.signal
+      ? `was killed by ${result.signal}`
+      : result.exitCode === undefined
+        ? `could not be started (${result.cause instanceof Error ? result.cause.message : result.shortMessage})`
+        : `exited with status ${result.exitCode}`;
   throw new PackageError('E_PKG_SMOKE_TEST', `bin/llama-server --version ${how}: ${quoted}`, {
     hint: 'this build cannot run in this container (missing shared library, other CPU/libc, or a broken build); nothing was changed',
-    details: { exitCode: result.code, signal: result.sig, output: quoted },
+    details: { exitCode: result.exitCode ?? null, signal: result.signal ?? null, output: quoted },
   });
 }
 

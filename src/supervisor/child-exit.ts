@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { delay, type SupervisorDeps } from './deps.js';
+import type { SupervisorDeps } from './deps.js';
 import type { InstanceOutput } from './instance-output.js';
 import { signalGroup, waitGroupGone } from './process-group.js';
 
@@ -21,7 +21,7 @@ const MAX_DRAIN_ROUNDS = 60;
 const KILL_EXIT_WAIT_MS = 5_000;
 
 /** Resolves with the exit status once the process exited and its output is read (bounded wait) and processed. */
-export function watchExit(child: ChildProcess, output: InstanceOutput, executable: string): Promise<Exited> {
+export function watchExit(child: ChildProcess, output: InstanceOutput, executable: string, sleep: SupervisorDeps['sleep']): Promise<Exited> {
   const streams = [child.stdout ? output.attach(child.stdout, 'stdout') : null, child.stderr ? output.attach(child.stderr, 'stderr') : null];
   const ended = streams.map((s) => s?.ended);
   const processed = streams.map((s) => s?.processed);
@@ -36,7 +36,7 @@ export function watchExit(child: ChildProcess, output: InstanceOutput, executabl
       for (let round = 0; round < MAX_DRAIN_ROUNDS; round++) {
         const before = output.received;
         const timer = new AbortController();
-        const done = await Promise.race([allEnded, delay(DRAIN_MS, timer.signal).then(() => false, () => false)]);
+        const done = await Promise.race([allEnded, sleep(DRAIN_MS, timer.signal).then(() => false, () => false)]);
         timer.abort();
         if (done || (output.received === before && output.backlog === 0)) break;
       }
@@ -76,7 +76,7 @@ export async function terminateGroup(options: TerminateOptions): Promise<Exited>
   // continued; without SIGCONT a hung-and-stopped server always costs the full grace period.
   if (!immediate) signalGroup(deps, pid, 'SIGCONT');
   const timeout = new AbortController();
-  const graceOver = delay(graceMs, timeout.signal).then(
+  const graceOver = deps.sleep(graceMs, timeout.signal).then(
     () => 'grace' as const,
     () => 'cancelled' as const,
   );
@@ -87,7 +87,7 @@ export async function terminateGroup(options: TerminateOptions): Promise<Exited>
     options.log.warn({ step: 'supervise', instance: options.instance, pid, grace_ms: graceMs }, 'did not exit within the stop grace period; sending SIGKILL');
     signalGroup(deps, pid, 'SIGKILL');
     const killWait = new AbortController();
-    const late = await Promise.race([exited, delay(KILL_EXIT_WAIT_MS, killWait.signal).then(() => null, () => null)]);
+    const late = await Promise.race([exited, deps.sleep(KILL_EXIT_WAIT_MS, killWait.signal).then(() => null, () => null)]);
     killWait.abort();
     exit = late ?? { code: null, signal: 'SIGKILL' };
   } else {

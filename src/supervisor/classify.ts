@@ -3,6 +3,8 @@
  * last output lines. Patterns follow llama-server's and ggml's own messages
  * (common/arg.cpp, tools/server/server.cpp, ggml-cuda) and the dynamic loader's.
  */
+import type { ConfigProblem } from '../config/problem.js';
+import { exitStatusForSignal } from './exit-status.js';
 import type { FailureClass } from './types.js';
 
 interface Rule {
@@ -64,7 +66,7 @@ export interface ExitStatus {
  * loaded, so during loading SIGTERM kills it by default (status 143). Both are a clean stop.
  */
 export function isCleanExit(status: ExitStatus): boolean {
-  return status.code === 0 || status.code === 143 || status.signal === 'SIGTERM';
+  return status.code === 0 || status.code === exitStatusForSignal('SIGTERM') || status.signal === 'SIGTERM';
 }
 
 /**
@@ -82,4 +84,15 @@ export function classifyExit(status: ExitStatus, lastLines: readonly string[]): 
   if (status.signal !== null) return 'killed';
   if (status.code === 126 || status.code === 127) return 'missing-library';
   return 'crashed';
+}
+
+/** A process that could not even be spawned (no such file, not executable). */
+export const SPAWN_FAILED_CLASS: FailureClass = 'missing-library';
+
+/**
+ * The class of a start refused before spawning (unusable files): an executable that cannot run is
+ * the same failure as a missing library; anything else the checks find is about the model.
+ */
+export function classifyPrecheck(problems: readonly ConfigProblem[]): FailureClass {
+  return problems.some((p) => p.subject === 'executable') ? 'missing-library' : 'model-load-failed';
 }

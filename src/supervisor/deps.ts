@@ -2,11 +2,15 @@
  * Every side effect of the supervisor behind one injectable interface: tests
  * swap the clock, the probe, the file checks or spawn without touching the logic.
  */
+// node:child_process, not execa, for the supervised servers: they run detached in their own process
+// group (signalled as a group), under setpriv --pdeathsig, with their pipes read line by line for as
+// long as they live; execa's promise-per-process, buffering and own kill timers fit none of that.
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { checkInstanceFiles } from '../config/check-files.js';
 import { findOnPath } from '../find-on-path.js';
-import type { ConfigProblem, InstanceSpec } from '../config/types.js';
+import type { ConfigProblem } from '../config/problem.js';
+import type { InstanceSpec } from '../config/types.js';
 import { isPortFree } from './port-free.js';
 import { runningGroupMembers } from './group-members.js';
 import { httpProbe, type ProbeRequest, type ProbeResult } from './probe.js';
@@ -15,7 +19,10 @@ export interface SupervisorDeps {
   spawn(command: string, args: string[], options: SpawnOptions): ChildProcess;
   /** process.kill semantics: a negative pid signals the process group. */
   kill(pid: number, signal: NodeJS.Signals | 0): void;
+  /** The clock: every wait of the supervisor goes through sleep, so tests can drive time. */
   now(): number;
+  /** Resolves after ms, or rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   random(): number;
   probe(request: ProbeRequest): Promise<ProbeResult>;
   /** src/config/check-files.ts: missing model or executable (fail the start), unusable log file (warn). */
@@ -52,6 +59,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): SupervisorDep
       process.kill(pid, signal);
     },
     now: () => Date.now(),
+    sleep: delay,
     random: Math.random,
     probe: httpProbe,
     // PATH for a bare executable name is the children's PATH.

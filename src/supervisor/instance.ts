@@ -4,14 +4,15 @@
  * InstanceStateMachine; this file decides *when*.
  */
 import type { Logger } from 'pino';
-import type { ConfigProblem, InstanceSpec } from '../config/types.js';
+import { keyPathString, type ConfigProblem } from '../config/problem.js';
+import type { InstanceSpec } from '../config/types.js';
 import { redactArgv } from '../redact.js';
 import { terminateGroup, watchExit, type Exited } from './child-exit.js';
-import { classifyExit, isCleanExit } from './classify.js';
-import { delay, type SupervisorDeps } from './deps.js';
+import { SPAWN_FAILED_CLASS, classifyExit, classifyPrecheck, isCleanExit } from './classify.js';
+import type { SupervisorDeps } from './deps.js';
 import { InstanceOutput } from './instance-output.js';
 import { canTransition, InstanceStateMachine, type TransitionDetails } from './instance-state.js';
-import { monitorHealth } from './monitor.js';
+import { monitorHealth, type MonitorVerdict } from './monitor.js';
 import { childEnv, signalGroup, spawnGroup, waitGroupGone } from './process-group.js';
 import { RestartTracker } from './restart-policy.js';
 import type { ExitInfo, FailureClass, InstanceState, InstanceStatus, ProbeInfo, TransitionEvent } from './types.js';
@@ -46,6 +47,8 @@ export class Instance {
   #run: { ctl: AbortController; done: Promise<void>; immediate: boolean } | null = null;
   /** Ends the current backoff wait early (a manual start). */
   #wake: AbortController | null = null;
+  /** Starts that cut a backoff short, told once the instance has left it. */
+  #leftBackoff: (() => void)[] = [];
 
   constructor(
     public spec: InstanceSpec,
@@ -95,15 +98,15 @@ export class Instance {
 
   /**
    * Start from stopped/failed, or cut a backoff short (a no-op while a process runs). A manual
-   * start forgives past crash loops.
+   * start forgives past crash loops. Resolves once a backoff cut short has been left.
    */
-  start(reason: string): void {
+  start(reason: string): Promise<void> {
     if (this.#run !== null) {
-      if (this.machine.state === 'backoff' && this.#wake !== null) {
-        this.#tracker.reset();
-        this.#wake.abort(reason);
-      }
-      return;
+      if (this.machine.state !== 'backoff' || this.#wake === null) return Promise.resolve();
+      this.#tracker.reset();
+      const left = new Promise<void>((resolve) => this.#leftBackoff.push(resolve));
+      this.#wake.abort(reason);
+      return left;
     }
     this.#tracker.reset();
     this.#transition('starting', { reason });
@@ -115,8 +118,10 @@ export class Instance {
       // A stopped or failed instance writes nothing more: the log file is complete on disk.
       await this.output.closeFile();
       if (this.#run === run) this.#run = null;
+      this.#flushLeftBackoff();
     });
     this.#run = run;
+    return Promise.resolve();
   }
 
   /** Stop and wait until every process of the group is gone. immediate: SIGKILL now (also escalates a stop in progress). */
@@ -143,6 +148,10 @@ export class Instance {
     if (canTransition(this.machine.state, 'failed')) {
       this.machine.transition('failed', { reason: `internal error: ${message}`, failureClass: 'crashed' });
     }
+  }
+
+  #flushLeftBackoff(): void {
+    for (const resolve of this.#leftBackoff.splice(0)) resolve();
   }
 
   #transition(to: InstanceState, details: TransitionDetails): void {
@@ -185,7 +194,7 @@ export class Instance {
       signal.addEventListener('abort', onStop, { once: true });
       this.#wake = wake;
       try {
-        await delay(decision.delayMs, wake.signal);
+        await this.ctx.deps.sleep(decision.delayMs, wake.signal);
       } catch {
         // stopped or woken: told apart below
       } finally {
@@ -194,44 +203,71 @@ export class Instance {
       }
       if (signal.aborted) {
         this.#transition('stopped', { reason: stopReason(signal) });
+        this.#flushLeftBackoff();
         return;
       }
       this.#restarts += 1;
       const why = wake.signal.aborted ? String(wake.signal.reason) : `after ${cls ?? 'exit'}`;
       this.#transition('starting', { reason: `restart ${this.#restarts} ${why}` });
+      this.#flushLeftBackoff();
     }
   }
 
+  /** One process from precheck to exit: each step returns the outcome that ends the attempt. */
   async #attempt(signal: AbortSignal): Promise<AttemptOutcome> {
+    const refused = await this.#precheck(signal);
+    if (refused !== null) return refused;
+    const { pid, exited } = this.#spawn();
+    if (pid === undefined) return this.#spawnFailed(exited);
+    const first = await this.#watch(exited, signal);
+    const wasReady = this.#readyAt !== null;
+    this.#readyAt = null;
+    if (first === 'abort') return this.#stopOnRequest(pid, exited, signal);
+    if ('verdict' in first && first.verdict !== null) return this.#killOnVerdict(pid, exited, first.verdict, wasReady);
+    return this.#reapExited(pid, 'exit' in first ? first.exit : await exited, wasReady);
+  }
+
+  /** File and port checks before spawning: a start that cannot work fails without a process. */
+  async #precheck(signal: AbortSignal): Promise<AttemptOutcome | null> {
     const { deps } = this.ctx;
     const spec = this.spec;
     const found = await deps.checkFiles(spec);
     if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
     // An unusable log file must not keep a model from serving: the output still reaches the daemon log.
-    for (const p of found.filter(isLogFileProblem)) this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: p.key }, p.message);
+    for (const p of found.filter(isLogFileProblem)) this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: keyPathString(p.path) }, p.message);
     const problems = found.filter((p) => !isLogFileProblem(p));
-    if (problems.length > 0) {
-      const executable = problems.some((p) => p.key === 'master.llama_cpp_path' || /executable/i.test(p.message));
-      return { kind: 'precheck', cls: executable ? 'missing-library' : 'model-load-failed', reason: problems.map((p) => p.message).join('; ') };
-    }
+    if (problems.length > 0) return { kind: 'precheck', cls: classifyPrecheck(problems), reason: problems.map((p) => p.message).join('; ') };
     if (!(await deps.portFree(spec.host, spec.port))) {
       if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
       return { kind: 'precheck', cls: 'port-in-use', reason: `port ${spec.port} on ${spec.host} is already in use by another process` };
     }
     if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
+    return null;
+  }
 
+  #spawn(): { pid: number | undefined; exited: Promise<Exited> } {
+    const { deps } = this.ctx;
+    const spec = this.spec;
     const child = spawnGroup(deps, spec, childEnv(this.ctx.baseEnv, spec));
-    const exited = watchExit(child, this.output, spec.executable);
-    if (child.pid === undefined) {
-      const exit = await exited;
-      this.#lastExit = this.#exitInfo(exit, 'missing-library');
-      return { kind: 'exited', pid: null, exit, cls: 'missing-library', reason: `cannot execute ${spec.executable}`, wasReady: false, killedBy: null };
+    const exited = watchExit(child, this.output, spec.executable, deps.sleep);
+    if (child.pid !== undefined) {
+      this.#pid = child.pid;
+      this.#readyAt = null;
+      this.ctx.log.debug({ step: 'supervise', instance: spec.name, pid: child.pid, setpriv: deps.setpriv !== null }, 'spawned');
     }
-    const pid = child.pid;
-    this.#pid = pid;
-    this.#readyAt = null;
-    this.ctx.log.debug({ step: 'supervise', instance: spec.name, pid, setpriv: deps.setpriv !== null }, 'spawned');
+    return { pid: child.pid, exited };
+  }
 
+  async #spawnFailed(exited: Promise<Exited>): Promise<AttemptOutcome> {
+    const exit = await exited;
+    this.#lastExit = this.#exitInfo(exit, SPAWN_FAILED_CLASS);
+    return { kind: 'exited', pid: null, exit, cls: SPAWN_FAILED_CLASS, reason: `cannot execute ${this.spec.executable}`, wasReady: false, killedBy: null };
+  }
+
+  /** Probe the running process until it exits, the monitor gives a verdict, or a stop is requested. */
+  async #watch(exited: Promise<Exited>, signal: AbortSignal): Promise<'abort' | { exit: Exited } | { verdict: MonitorVerdict | null }> {
+    const { deps } = this.ctx;
+    const spec = this.spec;
     const monitorCtl = new AbortController();
     const stopMonitor = () => monitorCtl.abort();
     signal.addEventListener('abort', stopMonitor, { once: true });
@@ -260,38 +296,45 @@ export class Instance {
       if (signal.aborted) resolve('abort');
       else signal.addEventListener('abort', onAbort, { once: true });
     });
-    const first = await Promise.race([exited.then((exit) => ({ exit })), verdict.then((v) => ({ verdict: v })), aborted]);
-    monitorCtl.abort();
-    signal.removeEventListener('abort', stopMonitor);
-    signal.removeEventListener('abort', onAbort);
-    const wasReady = this.#readyAt !== null;
+    try {
+      return await Promise.race([exited.then((exit) => ({ exit })), verdict.then((v) => ({ verdict: v })), aborted]);
+    } finally {
+      monitorCtl.abort();
+      signal.removeEventListener('abort', stopMonitor);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
 
-    if (first === 'abort') {
-      const reason = stopReason(signal);
-      this.#transition('stopping', { reason });
-      const exit = await this.#terminate(pid, exited);
-      this.#pid = null;
-      this.#readyAt = null;
-      this.#lastExit = this.#exitInfo(exit, null);
-      this.#transition('stopped', { reason, pid, exitCode: exit.code, signal: exit.signal });
-      return { kind: 'stopped' };
-    }
-    if ('verdict' in first && first.verdict !== null) {
-      const { cls, reason } = first.verdict;
-      this.#transition('stopping', { reason, failureClass: cls });
-      const exit = await this.#terminate(pid, exited);
-      this.#readyAt = null;
-      this.#lastExit = this.#exitInfo(exit, cls);
-      return { kind: 'exited', pid, exit, cls, reason, wasReady, killedBy: cls };
-    }
-    const exit = 'exit' in first ? first.exit : await exited;
-    this.#readyAt = null;
-    // The leader is gone; its group may not be (a CUDA server still exiting holds GPU memory and the
-    // port). Orphaned members get SIGTERM now (SIGCONT too, so a stopped one can act on it), SIGKILL
-    // after the grace period.
+  /** A stop request: the process group goes down, the instance is stopped. */
+  async #stopOnRequest(pid: number, exited: Promise<Exited>, signal: AbortSignal): Promise<AttemptOutcome> {
+    const reason = stopReason(signal);
+    this.#transition('stopping', { reason });
+    const exit = await this.#terminate(pid, exited);
+    this.#pid = null;
+    this.#lastExit = this.#exitInfo(exit, null);
+    this.#transition('stopped', { reason, pid, exitCode: exit.code, signal: exit.signal });
+    return { kind: 'stopped' };
+  }
+
+  /** The monitor gave up on the process (startup timeout, liveness): kill it, with the monitor's class. */
+  async #killOnVerdict(pid: number, exited: Promise<Exited>, verdict: MonitorVerdict, wasReady: boolean): Promise<AttemptOutcome> {
+    const { cls, reason } = verdict;
+    this.#transition('stopping', { reason, failureClass: cls });
+    const exit = await this.#terminate(pid, exited);
+    this.#lastExit = this.#exitInfo(exit, cls);
+    return { kind: 'exited', pid, exit, cls, reason, wasReady, killedBy: cls };
+  }
+
+  /**
+   * The process exited by itself. The leader is gone; its group may not be (a CUDA server still exiting
+   * holds GPU memory and the port): orphaned members get SIGTERM now (SIGCONT too, so a stopped one can
+   * act on it), SIGKILL after the grace period.
+   */
+  async #reapExited(pid: number, exit: Exited, wasReady: boolean): Promise<AttemptOutcome> {
+    const { deps } = this.ctx;
     signalGroup(deps, pid, 'SIGTERM');
     signalGroup(deps, pid, 'SIGCONT');
-    await waitGroupGone(deps, pid, spec.supervision.stopGraceMs);
+    await waitGroupGone(deps, pid, this.spec.supervision.stopGraceMs);
     const info = this.#exitInfo(exit, undefined);
     this.#lastExit = info;
     return { kind: 'exited', pid, exit, cls: info.class, reason: describeExit(exit, info.class), wasReady, killedBy: null };
@@ -331,7 +374,7 @@ function stopReason(signal: AbortSignal): string {
 }
 
 function isLogFileProblem(problem: ConfigProblem): boolean {
-  return /\.log_(file|dir)$/.test(problem.key);
+  return problem.subject === 'log-file';
 }
 
 function describeExit(exit: Exited, cls: FailureClass | null): string {

@@ -5,7 +5,7 @@
  * or null when the signal aborts it (exit or stop).
  */
 import type { InstanceSpec } from '../config/types.js';
-import { delay, type SupervisorDeps } from './deps.js';
+import type { SupervisorDeps } from './deps.js';
 import type { FailureClass, ProbeInfo } from './types.js';
 
 /** Startup probe period during the first FAST_WINDOW_MS after spawn. */
@@ -86,7 +86,7 @@ async function run(options: MonitorOptions): Promise<MonitorVerdict | null> {
   let stableNoted = false;
   let failures = 0;
   for (;;) {
-    await delay(health.intervalMs, signal);
+    await deps.sleep(health.intervalMs, signal);
     const result = await probe(health.timeoutMs);
     if (result.ok) {
       if (failures > 0) {
@@ -115,10 +115,10 @@ async function pauseUntilNextProbe(options: MonitorOptions, periodMs: number, ea
   signal.addEventListener('abort', stop, { once: true });
   let unsubscribe = () => undefined as unknown;
   try {
-    const quiet = delay(periodMs, ctl.signal).catch(() => undefined);
+    const quiet = deps.sleep(periodMs, ctl.signal).catch(() => undefined);
     const kicked = new Promise<void>((resolve) => {
       unsubscribe = options.subscribeOutput?.(() => resolve()) ?? (() => undefined);
-    }).then(() => delay(Math.max(1, earliest - deps.now()), ctl.signal).catch(() => undefined));
+    }).then(() => deps.sleep(Math.max(1, earliest - deps.now()), ctl.signal).catch(() => undefined));
     await Promise.race([quiet, kicked]);
   } finally {
     unsubscribe();

@@ -4,12 +4,11 @@
  * anything behind that still holds the port or GPU memory.
  */
 import type { ChildProcess } from 'node:child_process';
+import { ALWAYS_REMOVED_ENV } from '../config/build-instance.js';
 import type { InstanceSpec } from '../config/types.js';
-import { delay, type SupervisorDeps } from './deps.js';
+import type { SupervisorDeps } from './deps.js';
 
-/** Always scrubbed: it turns llama-server into a router child that exits when stdin closes. */
-export const ALWAYS_REMOVED_ENV = ['LLAMA_SERVER_ROUTER_PORT'];
-
+/** The daemon's environment with the spec's on top; ALWAYS_REMOVED_ENV goes even from a spec built elsewhere. */
 export function childEnv(base: NodeJS.ProcessEnv, spec: InstanceSpec): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, ...spec.env };
   for (const name of [...ALWAYS_REMOVED_ENV, ...spec.envRemove]) delete env[name];
@@ -33,9 +32,8 @@ export function signalGroup(deps: SupervisorDeps, pgid: number, signal: NodeJS.S
   try {
     deps.kill(-pgid, signal);
     return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    // EPERM: a member changed credentials; nothing more we can do from here.
+  } catch {
+    // ESRCH: the group is gone. EPERM: a member changed credentials; nothing more we can do from here.
     return false;
   }
 }
@@ -62,7 +60,7 @@ export async function waitGroupGone(
   const pollUntil = async (deadline: number) => {
     while (groupRunning(deps, pgid)) {
       if (deps.now() >= deadline) return false;
-      await delay(GROUP_POLL_MS, signal);
+      await deps.sleep(GROUP_POLL_MS, signal);
     }
     return true;
   };

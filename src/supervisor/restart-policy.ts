@@ -54,10 +54,6 @@ export class RestartTracker {
     this.#sameClass = { cls: null, count: 0 };
   }
 
-  get unreadyStarts(): number {
-    return this.#unreadyStarts;
-  }
-
   decide(now: number, cls: FailureClass | null): RestartDecision {
     const { crashLoop, backoff } = this.settings;
     if (cls !== null && cls === this.#sameClass.cls) this.#sameClass.count += 1;

@@ -6,8 +6,10 @@
 import type { Logger } from 'pino';
 import { ExitCode, InferEntryError, TempFailError } from '../errors.js';
 import { defaultDeps, type SupervisorDeps } from './deps.js';
+import { createSupervisorEvents } from './events.js';
+import { applyConfig } from './apply-config.js';
 import { Instance, type InstanceContext } from './instance.js';
-import type { InstanceSpec, InstanceStatus, LoadedConfig, ProbeInfo, ReloadResult, SupervisorApi, TransitionEvent } from './types.js';
+import type { InstanceStatus, LoadedConfig, ReloadResult, SupervisorApi } from './types.js';
 
 export type { SupervisorDeps } from './deps.js';
 
@@ -40,8 +42,7 @@ const SETTLED = new Set(['ready', 'failed', 'stopped']);
 export function createSupervisor(options: SupervisorOptions): SupervisorApi {
   const log = options.log;
   const deps: SupervisorDeps = { ...defaultDeps(options.env ?? process.env), ...options.deps };
-  const transitionListeners = new Set<(event: TransitionEvent) => void>();
-  const probeListeners = new Set<(instance: string, probe: ProbeInfo) => void>();
+  const events = createSupervisorEvents(log);
   const instances = new Map<string, Instance>();
 
   if (deps.setpriv === null) {
@@ -57,40 +58,8 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
     baseEnv: options.env ?? process.env,
     ringLines: options.logRingLines ?? DEFAULT_LOG_RING_LINES,
     outputLevel: options.outputLevel ?? 'info',
-    onTransition: (event) => {
-      const level = event.to === 'failed' ? 'error' : event.to === 'unhealthy' || event.to === 'backoff' ? 'warn' : 'info';
-      log[level](
-        {
-          step: 'supervise',
-          instance: event.instance,
-          from: event.from,
-          to: event.to,
-          reason: event.reason,
-          pid: event.pid,
-          exit_code: event.exitCode,
-          signal: event.signal,
-          restarts: event.restarts,
-          class: event.failureClass,
-        },
-        `${event.instance}: ${event.from} → ${event.to} (${event.reason})`,
-      );
-      for (const listener of transitionListeners) {
-        try {
-          listener(event);
-        } catch (error) {
-          log.error({ step: 'supervise', err: error }, 'a transition listener threw');
-        }
-      }
-    },
-    onProbe: (instance, probe) => {
-      for (const listener of probeListeners) {
-        try {
-          listener(instance, probe);
-        } catch (error) {
-          log.error({ step: 'supervise', err: error }, 'a probe listener threw');
-        }
-      }
-    },
+    onTransition: events.emitTransition,
+    onProbe: events.emitProbe,
   };
 
   const need = (name: string): Instance => {
@@ -110,70 +79,17 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
     }
   };
 
-  async function applyConfig(config: LoadedConfig): Promise<ReloadResult> {
-    const result: ReloadResult = { added: [], removed: [], changed: [], unchanged: [] };
-    const next = new Map<string, InstanceSpec>(config.instances.map((spec) => [spec.name, spec]));
-    const work: Promise<void>[] = [];
-    for (const [name, instance] of instances) {
-      if (next.has(name)) continue;
-      result.removed.push(name);
-      work.push(
-        instance.stop('removed from the config').then(() => {
-          if (instances.get(name) === instance) instances.delete(name);
-        }),
-      );
-    }
-    for (const spec of config.instances) {
-      const enabled = config.enable && spec.enabled;
-      const current = instances.get(spec.name);
-      if (!current) {
-        result.added.push(spec.name);
-        const instance = new Instance(spec, enabled, ctx);
-        instances.set(spec.name, instance);
-        if (enabled && !closed) instance.start('added by the config');
-        continue;
-      }
-      if (current.spec.fingerprint === spec.fingerprint && current.enabled === enabled) {
-        result.unchanged.push(spec.name);
-        current.updateSpec(spec, enabled);
-        // A reload is how users say "I fixed it" (a model file copied in, a port freed): an enabled
-        // instance that gave up gets a fresh try. A manually stopped one stays stopped.
-        if (enabled && !closed && current.state === 'failed') current.start('config reloaded; retrying the failed instance');
-        continue;
-      }
-      result.changed.push(spec.name);
-      work.push(
-        (async () => {
-          await current.stop(enabled ? 'config changed; restarting' : 'disabled in the config');
-          current.updateSpec(spec, enabled);
-          if (enabled && !closed) current.start('config changed');
-        })(),
-      );
-    }
-    await Promise.all(work);
-    log.info({ step: 'supervise', file: config.file, ...result }, 'config loaded');
-    return result;
-  }
-
   const api: SupervisorApi = {
-    onTransition(listener) {
-      transitionListeners.add(listener);
-      return () => transitionListeners.delete(listener);
-    },
-    onProbe(listener) {
-      probeListeners.add(listener);
-      return () => probeListeners.delete(listener);
-    },
+    onTransition: events.onTransition,
+    onProbe: events.onProbe,
     list: () => [...instances.values()].map((instance) => instance.status()),
     get: (name) => instances.get(name)?.status(),
 
     async start(name) {
       const instance = need(name);
       refuseWhenClosed(name);
-      const wasBackoff = instance.state === 'backoff';
-      instance.start('start requested');
-      // Cutting a backoff short takes effect once the aborted wait settles (microtasks): answer after it.
-      if (wasBackoff) await new Promise((resolve) => setImmediate(resolve));
+      // Answer once the start took effect (a backoff cut short has been left).
+      await instance.start('start requested');
       return instance.status();
     },
     async stop(name) {
@@ -185,15 +101,15 @@ export function createSupervisor(options: SupervisorOptions): SupervisorApi {
       const instance = need(name);
       refuseWhenClosed(name);
       await instance.stop('restart requested');
-      if (!closed) instance.start('restart requested');
+      if (!closed) await instance.start('restart requested');
       return instance.status();
     },
     logs: (name, n) => need(name).output.ring.last(n),
     followLogs: (name, onLine) => need(name).output.follow(onLine),
 
     reload(config: LoadedConfig): Promise<ReloadResult> {
-      // One reload at a time: a SIGHUP during a socket `reload` must not interleave two diffs.
-      const next = reloading.then(() => applyConfig(config));
+      // The one queue of reloads: a SIGHUP during a socket `reload` must not interleave two diffs.
+      const next = reloading.then(() => applyConfig({ instances, ctx, log, closed: () => closed }, config));
       reloading = next.catch(() => undefined);
       return next;
     },

@@ -91,6 +91,7 @@ export interface SupervisorApi {
   logs(name: string, n: number): string[];
   /** Subscribe to new log lines; returns an unsubscribe function. */
   followLogs(name: string, onLine: (line: string) => void): () => void;
+  /** Apply a config as a diff; reloads are queued here and applied one at a time. */
   reload(config: LoadedConfig): Promise<ReloadResult>;
   /** Waits until every named instance is ready/failed or the signal aborts. */
   waitSettled(names: string[], signal?: AbortSignal): Promise<InstanceStatus[]>;

@@ -1,4 +1,4 @@
-// Scenarios 1, 8 and 2 of issue 6, in the order a user lives them: cold boot, docker stop, boot again.
+// In the order a user lives them: cold boot, docker stop, boot again.
 import { existsSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';

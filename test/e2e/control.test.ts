@@ -1,4 +1,4 @@
-// Scenario 5 of issue 6 (check-and-run through the control socket), plus the commands users type in `docker exec`.
+// check-and-run through the control socket, plus the commands users type in `docker exec`.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { runCli } from './support/cli.js';

@@ -1,4 +1,4 @@
-// Every accepted archive layout of the real build installs and runs; scenarios 6 and 7 of issue 6.
+// Every accepted archive layout of the real build installs and runs; a new archive installs while an instance runs; a broken one is refused.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Scenario 9 of issue 6: the daemon as PID 1 of a fresh PID namespace, as in a container without tini.
+// The daemon as PID 1 of a fresh PID namespace, as in a container without tini.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 

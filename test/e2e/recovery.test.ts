@@ -1,4 +1,4 @@
-// Scenarios 3 and 4 of issue 6: a crashed and a hung llama-server are replaced; the other instance never notices.
+// A crashed and a hung llama-server are replaced; the other instance never notices.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import type { InstanceStatus } from '../../src/supervisor/types.js';

@@ -1,9 +1,10 @@
 /**
  * The control plane end to end: a real `boot` daemon supervising fake llama-servers, driven through
- * the CLI in child processes, as a user would from `docker exec`.
+ * the CLI in child processes, as a user would from `docker exec`. Each test boots its own daemon
+ * (alpha ready, beta disabled), so none depends on what another left behind.
  */
 import fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   alive,
   baseEnv,
@@ -25,14 +26,15 @@ let root: string;
 let env: NodeJS.ProcessEnv;
 let daemon: Running;
 let file: string;
-const ports: number[] = [];
+let ports: number[] = [];
 
 function instances(list: FakeInstance[]): Promise<string> {
   return writeConfig(root, list);
 }
 
-beforeAll(async () => {
+beforeEach(async () => {
   root = await makeRoot('ie-control-cli-');
+  ports = [];
   for (let i = 0; i < 3; i++) ports.push(await freePort());
   file = await instances([
     { name: 'alpha', port: ports[0]!, server: [`api_key = "${SECRET}"`, 'fake_print_env = "LLAMA_API_KEY"'] },
@@ -43,7 +45,7 @@ beforeAll(async () => {
   await waitFor('alpha ready', async () => (await cli(['health', '-q'], env)).code === 0 && daemon.output().includes('"to":"ready"'), 20_000);
 });
 
-afterAll(async () => {
+afterEach(async () => {
   if (daemon && alive(daemon.child.pid!)) daemon.child.kill('SIGKILL');
   await killAll((await fakePids(root)).filter(alive));
   await fs.rm(root, { recursive: true, force: true });

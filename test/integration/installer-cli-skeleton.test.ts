@@ -1,5 +1,5 @@
 /**
- * The project skeleton's promises (issue 3): `--help` on every command,
+ * The CLI's basic promises: `--help` on every command,
  * `--version`, and the sysexits codes a user meets before any work is done.
  */
 import { readFileSync } from 'node:fs';

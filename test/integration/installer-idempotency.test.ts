@@ -79,9 +79,11 @@ describe('idempotency', () => {
     expect(await snapshot(t.paths.releases)).toEqual(before);
     // a refused copy the installer made itself is still dropped from the cache
     const copied = await writeArchive(path.join(t.dir, 'bad.tar.gz'), 'tar.gz', layoutEntries('documented', serverFiles({ exitCode: 3 })));
+    const copiedBytes = await readFile(copied);
     await expect(install(copied)).rejects.toMatchObject({ code: 'E_PKG_SMOKE_TEST' });
     await expect(stat(path.join(t.paths.cache, 'bad.tar.gz'))).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(await readFile(copied)).toBeTruthy();
+    // ... while the user's own archive outside the cache is left as it was
+    expect(await readFile(copied)).toEqual(copiedBytes);
   });
 
   it('a changed archive with the same name reinstalls and replaces the cached copy; the old release is kept for rollback', async () => {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkInstanceFiles } from '../../../src/config/check-files.js';
-import type { ConfigProblem, InstanceSpec } from '../../../src/config/types.js';
+import type { ConfigProblem } from '../../../src/config/problem.js';
+import type { InstanceSpec } from '../../../src/config/types.js';
 import { parseOk, tempDir } from './helpers.js';
 
 let dir: string;
@@ -40,9 +41,9 @@ describe('checkInstanceFiles', () => {
   it('a missing model and a missing executable are fs problems of that instance, with the path and key', async () => {
     const problems = await checkInstanceFiles(spec({ model: path.join(dir, 'nope.gguf'), executable: path.join(dir, 'no-llama-server'), logFile: undefined }), { file: 'cfg.toml' });
     expect(problems).toHaveLength(2);
-    expect(problems[0]).toMatchObject({ file: 'cfg.toml', kind: 'fs', instance: 'm', key: 'master.llama_cpp_path' });
+    expect(problems[0]).toMatchObject({ file: 'cfg.toml', kind: 'fs', subject: 'executable', instance: 'm', path: ['master', 'llama_cpp_path'] });
     expect(problems[0]!.message).toContain(`${dir}/no-llama-server does not exist`);
-    expect(problems[1]).toMatchObject({ kind: 'fs', instance: 'm', key: 'instance.m.server.model' });
+    expect(problems[1]).toMatchObject({ kind: 'fs', subject: 'model', instance: 'm', path: ['instance', 'm', 'server', 'model'] });
     expect(problems[1]!.message).toContain(`model file ${dir}/nope.gguf does not exist`);
   });
 
@@ -85,7 +86,7 @@ describe('checkInstanceFiles', () => {
     const blocker = path.join(dir, 'file');
     writeFileSync(blocker, '');
     const problems = await checkInstanceFiles(spec({ model: undefined, executable: exe, logFile: path.join(blocker, 'm.log') }));
-    expect(problems).toEqual([expect.objectContaining({ key: 'instance.m.control.log_file', kind: 'fs', message: `log directory ${blocker} is not a directory` })]);
+    expect(problems).toEqual([expect.objectContaining({ path: ['instance', 'm', 'control', 'log_file'], kind: 'fs', subject: 'log-file', message: `log directory ${blocker} is not a directory` })]);
   });
 
   // Root reads and writes anything, so as root the check runs in a child process as "nobody"

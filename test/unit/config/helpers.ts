@@ -16,7 +16,7 @@ export function parse(text: string, env: NodeJS.ProcessEnv = {}, exists: (p: str
 
 export function parseOk(text: string, env: NodeJS.ProcessEnv = {}, exists?: (p: string) => boolean): LoadedConfig {
   const { config, problems } = parse(text, env, exists);
-  if (!config) throw new Error(`expected a valid config, got:\n${problems.map((p) => `${p.line}:${p.column} ${p.key}: ${p.message}`).join('\n')}`);
+  if (!config) throw new Error(`expected a valid config, got:\n${problems.map((p) => `${p.line}:${p.column} ${p.path.join('.')}: ${p.message}`).join('\n')}`);
   return config;
 }
 

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigInvalidError, formatProblem, loadConfig } from '../../../src/config/load.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { ConfigInvalidError, formatProblem } from '../../../src/config/problem.js';
 import { ExitCode, MissingInputError } from '../../../src/errors.js';
 import { resolvePaths } from '../../../src/paths.js';
 import { tempDir } from './helpers.js';
@@ -72,8 +73,8 @@ describe('loadConfig', () => {
 
 describe('formatProblem', () => {
   it('leaves out what a problem does not have', () => {
-    expect(formatProblem({ file: 'f.toml', line: 3, column: 7, key: 'a.b', message: 'bad', kind: 'schema' })).toBe('f.toml:3:7 a.b: bad');
-    expect(formatProblem({ file: 'f.toml', line: 3, column: 7, key: '', message: 'bad', kind: 'syntax' })).toBe('f.toml:3:7: bad');
-    expect(formatProblem({ file: 'ENV', line: undefined, column: undefined, key: 'a', message: 'bad', kind: 'schema' })).toBe('ENV: a: bad');
+    expect(formatProblem({ file: 'f.toml', line: 3, column: 7, path: ['a', 'b'], message: 'bad', kind: 'schema', subject: 'setting' })).toBe('f.toml:3:7 a.b: bad');
+    expect(formatProblem({ file: 'f.toml', line: 3, column: 7, path: [], message: 'bad', kind: 'syntax', subject: 'toml' })).toBe('f.toml:3:7: bad');
+    expect(formatProblem({ file: 'ENV', line: undefined, column: undefined, path: ['a'], message: 'bad', kind: 'schema', subject: 'overrides' })).toBe('ENV: a: bad');
   });
 });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem } from '../../../src/config/load.js';
-import type { ConfigProblem } from '../../../src/config/types.js';
+import { formatProblem, keyPathString, type ConfigProblem } from '../../../src/config/problem.js';
 import { parse } from './helpers.js';
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigProblem[] {
@@ -89,7 +88,7 @@ model = "/a.gguf"
 
   it('a list item of the wrong type is located at its item', () => {
     const p = one('[instance.a.server]\nmodel = "/a.gguf"\nextra_args = [\n  "--jinja",\n  true,\n]\n');
-    expect(p.key).toBe('instance.a.server.extra_args[1]');
+    expect(keyPathString(p.path)).toBe('instance.a.server.extra_args[1]');
     expect(p.line).toBe(5);
     expect(p.message).toBe('invalid value (expected a string or a number, got true)');
   });
@@ -132,7 +131,7 @@ port = 8080
 
   it('instances that both take the default port clash, reported at the later instance', () => {
     const p = one('[instance.a.server]\nmodel = "/a.gguf"\n[instance.b.server]\nmodel = "/b.gguf"\n');
-    expect(p).toMatchObject({ key: 'instance.b.server.port', line: 3, instance: 'b' });
+    expect(p).toMatchObject({ path: ['instance', 'b', 'server', 'port'], line: 3, instance: 'b', subject: 'setting' });
   });
 
   it('an instance without a model, unless hf_repo or extra_args supply one', () => {
@@ -146,7 +145,7 @@ port = 8080
       '--host is given twice: by host = "0.0.0.0" and in extra_args (expected one of them)',
       '--port is given twice: by port = 8080 and in extra_args (expected one of them)',
     ]);
-    expect(problems.every((p) => p.key === 'instance.a.server.extra_args' && p.line === 5)).toBe(true);
+    expect(problems.every((p) => keyPathString(p.path) === 'instance.a.server.extra_args' && p.line === 5)).toBe(true);
   });
 
   it('--api-key on the command line is refused, without echoing the key', () => {
@@ -158,13 +157,13 @@ port = 8080
 
   it('an instance name unusable on the command line and in file names', () => {
     const p = one('[instance."my model".server]\nmodel = "/a.gguf"\n');
-    expect(p.key).toBe('instance."my model"');
+    expect(keyPathString(p.path)).toBe('instance."my model"');
     expect(p.message).toMatch(/instance name "my model" is not usable/);
   });
 
   it('restart_backoff_initial longer than restart_backoff_max', () => {
     const p = one('[instance.a.control]\nrestart_backoff_initial = "2m"\nrestart_backoff_max = "1m"\n[instance.a.server]\nmodel = "/a.gguf"\n');
-    expect(p).toMatchObject({ key: 'instance.a.control.restart_backoff_initial', line: 2, kind: 'semantic' });
+    expect(p).toMatchObject({ path: ['instance', 'a', 'control', 'restart_backoff_initial'], line: 2, kind: 'semantic' });
   });
 });
 
@@ -187,7 +186,7 @@ port = 8081
 model = "/c.gguf"
 port = 8081
 `);
-    expect(problems.map((p) => `${p.line} ${p.key}`)).toEqual([
+    expect(problems.map((p) => `${p.line} ${keyPathString(p.path)}`)).toEqual([
       '2 master.enabel',
       '5 instance.control.restart',
       '9 instance.a.server.port',
@@ -208,7 +207,7 @@ extra_args = ["--port", "9000"]
 model = "/b.gguf"
 port = 8080
 `);
-    expect(problems.map((p) => `${p.line} ${p.key}`)).toEqual([
+    expect(problems.map((p) => `${p.line} ${keyPathString(p.path)}`)).toEqual([
       '2 instance.a.control.stop_grace',
       '4 instance.a.server.model',
       '6 instance.a.server.extra_args',

@@ -108,7 +108,19 @@ describe('infer-entry validate', () => {
     expect(JSON.parse(invalid.stdout)).toEqual({
       file: bad,
       valid: false,
-      problems: [{ file: bad, line: 3, column: 1, key: 'instance.a.server.port', message: 'too small (expected ≥ 1, got 0)', kind: 'schema', instance: 'a' }],
+      problems: [
+        {
+          file: bad,
+          line: 3,
+          column: 1,
+          key: 'instance.a.server.port',
+          path: ['instance', 'a', 'server', 'port'],
+          message: 'too small (expected ≥ 1, got 0)',
+          kind: 'schema',
+          subject: 'setting',
+          instance: 'a',
+        },
+      ],
     });
     const good = write('good.toml', '[instance.a.server]\nmodel = "/m.gguf"\napi_key = "sk-top-secret-1"\n');
     const valid = await cli(['validate', '--json', '--no-fs-checks', good]);

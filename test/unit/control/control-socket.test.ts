@@ -8,7 +8,7 @@ import { startDaemon, type Daemon } from '../../../src/boot/daemon.js';
 import { runCli } from '../../../src/cli/run-cli.js';
 import { silentLogger } from '../../../src/log.js';
 import { resolvePaths, type Paths } from '../../../src/paths.js';
-import { FakeSupervisor, fakeDeps, sink } from './fakes.js';
+import { FakeSupervisor, fakeDeps, sink } from '../../fixtures/daemon-fakes.js';
 
 let root: string;
 let paths: Paths;
@@ -41,6 +41,19 @@ afterEach(async () => {
   daemon = undefined;
   await fs.rm(root, { recursive: true, force: true });
 });
+
+function post(route: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: paths.socket, method: 'POST', path: route, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
 
 async function start(): Promise<Daemon> {
   daemon = await startDaemon({ env, paths, log: silentLogger(), deps: fakeDeps(supervisor) });
@@ -207,11 +220,43 @@ describe('reload', () => {
     await writeConfig('c.json', { invalid: ['port must be a number', 'unknown key "modle"'] });
     const r = await cli('reload');
     expect(r.code).toBe(78);
-    expect(r.err).toContain('port must be a number');
-    expect(r.err).toContain('unknown key "modle"');
+    // The problems cross the socket typed and are formatted by the client, one line each.
+    expect(r.err).toContain(`${file}:1:1 instance.x: port must be a number\n`);
+    expect(r.err).toContain(`${file}:2:1 instance.x: unknown key "modle"\n`);
     expect(r.err).toContain('E_CONFIG_INVALID');
     expect(supervisor.reloads).toHaveLength(1);
     expect(supervisor.list().map((s) => s.name)).toEqual(['a']);
+  });
+
+  it('the error answer carries the file and each problem as validate --json prints it', async () => {
+    const d = await start();
+    const file = await writeConfig('c.json', { invalid: ['port must be a number'] });
+    const answer = await post('/v1/reload', JSON.stringify({ file }));
+    expect(answer.status).toBe(422);
+    expect(JSON.parse(answer.body).error).toMatchObject({
+      code: 'E_CONFIG_INVALID',
+      file,
+      problems: [{ file, line: 1, column: 1, key: 'instance.x', path: ['instance', 'x'], message: 'port must be a number', kind: 'schema', subject: 'setting' }],
+    });
+    expect(d.configFile()).toBeNull();
+  });
+
+  it('request bodies are validated: a wrong field is a 400 naming it, and nothing is reloaded', async () => {
+    await start();
+    const cases: [string, string, RegExp][] = [
+      ['/v1/reload', JSON.stringify({ file: 'relative.toml' }), /reload: "file" must be an absolute path \(got "relative.toml"\)/],
+      ['/v1/reload', JSON.stringify({ file: 42 }), /reload: "file" .*\(got 42\)/],
+      ['/v1/reload', '[1]', /reload: the body /],
+      ['/v1/reload', '{not json', /request body is not valid JSON/],
+      ['/v1/wait', JSON.stringify({ names: 'a' }), /wait: "names" must be a list of instance names/],
+      ['/v1/wait', JSON.stringify({ names: ['a'], timeoutMs: 'soon' }), /wait: "timeoutMs" must be a number of milliseconds \(got "soon"\)/],
+    ];
+    for (const [route, body, message] of cases) {
+      const answer = await post(route, body);
+      expect(answer.status, `${route} ${body}`).toBe(400);
+      expect(JSON.parse(answer.body).error.message).toMatch(message);
+    }
+    expect(supervisor.reloads).toHaveLength(0);
   });
 
   it('without any config file says how to name one', async () => {

@@ -8,7 +8,7 @@ import { createDaemonMetrics } from '../../../src/control/metrics.js';
 import { parseStatusAddr } from '../../../src/control/server.js';
 import { silentLogger } from '../../../src/log.js';
 import { resolvePaths } from '../../../src/paths.js';
-import { FakeSupervisor, fakeDeps } from './fakes.js';
+import { FakeSupervisor, fakeDeps } from '../../fixtures/daemon-fakes.js';
 
 let root: string;
 let daemon: Daemon | undefined;

@@ -1,10 +1,9 @@
 /** `start|stop|restart NAME [--wait]`: one request to the daemon, then the instance's row. */
-import type { Command } from '../cli/command.js';
+import type { Command } from './command.js';
 import { UsageError } from '../errors.js';
-import type { InstanceStatus } from '../supervisor/types.js';
-import { ROUTES, type InstanceAction, type InstancesBody } from './api.js';
-import { requestJson } from './client.js';
-import { formatStatusTable } from './format.js';
+import type { InstanceAction } from '../control/api.js';
+import { requestInstanceAction } from '../client/instance-action.js';
+import { formatStatusTable } from '../client/render.js';
 
 const VERBS: Record<InstanceAction, string> = {
   start: 'Start a stopped or failed instance (one waiting in backoff starts at once)',
@@ -27,13 +26,7 @@ Options:
     allowPositionals: true,
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError(`${action} takes exactly one instance name (got ${ctx.positionals.length})`);
-      const name = ctx.positionals[0]!;
-      const socket = ctx.paths.socket;
-      let { body: status } = await requestJson<InstanceStatus>(socket, 'POST', `${ROUTES.instances}/${encodeURIComponent(name)}/${action}`);
-      if (ctx.values.wait && action !== 'stop') {
-        const waited = await requestJson<InstancesBody>(socket, 'POST', ROUTES.wait, { names: [name] });
-        status = waited.body.instances[0] ?? status;
-      }
+      const status = await requestInstanceAction(ctx.paths.socket, action, ctx.positionals[0]!, ctx.values.wait === true);
       ctx.stdout.write(ctx.values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatusTable([status]));
       if (action === 'stop') return 0;
       return status.state === 'failed' ? 1 : 0;

@@ -9,7 +9,7 @@ import { runDaemon, type RunDaemonOptions } from '../../../src/boot/run-daemon.j
 import { ConfigError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { resolvePaths } from '../../../src/paths.js';
-import { FakeSignals, FakeSupervisor, fakeDeps, sink } from './fakes.js';
+import { FakeSignals, FakeSupervisor, fakeDeps, sink } from '../../fixtures/daemon-fakes.js';
 
 let root: string;
 let env: NodeJS.ProcessEnv;

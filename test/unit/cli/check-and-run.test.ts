@@ -2,11 +2,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkAndRun, type CheckAndRunOptions } from '../../../src/boot/check-and-run.js';
+import { checkAndRun, type CheckAndRunOptions } from '../../../src/cli/check-and-run.js';
 import { startDaemon, type Daemon } from '../../../src/boot/daemon.js';
 import { silentLogger } from '../../../src/log.js';
 import { resolvePaths } from '../../../src/paths.js';
-import { FakeSignals, FakeSupervisor, fakeDeps, sink } from './fakes.js';
+import { FakeSignals, FakeSupervisor, fakeDeps, sink } from '../../fixtures/daemon-fakes.js';
 
 let root: string;
 let env: NodeJS.ProcessEnv;

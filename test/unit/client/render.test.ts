@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatStatusTable } from '../../../src/control/format.js';
+import { formatDuration, formatStatusTable } from '../../../src/client/render.js';
 import type { InstanceStatus } from '../../../src/supervisor/types.js';
 
 function status(overrides: Partial<InstanceStatus>): InstanceStatus {

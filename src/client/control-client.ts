@@ -1,10 +1,10 @@
 /**
- * The CLI's side of the control socket. A daemon that is not there is a
+ * The client side of the control socket (CLI commands, check-and-run). A daemon that is not there is a
  * distinct, scriptable outcome (exit 69), not a stack trace.
  */
 import http from 'node:http';
 import { ExitCode, InferEntryError, UnavailableError, errnoCode } from '../errors.js';
-import { errorFromBody, isErrorBody } from './api.js';
+import { errorFromBody, isErrorBody } from '../control/api.js';
 
 export interface DaemonResponse<T> {
   status: number;

@@ -1,11 +1,11 @@
-/** Human-readable renderings of instance status for the CLI. */
-import { InferEntryError } from '../errors.js';
+/** Human-readable renderings of what the daemon answers: the status table, durations, a refused reload's problems. */
+import { ConfigInvalidError, formatProblem } from '../config/problem.js';
+import { ExitCode } from '../errors.js';
 import type { InstanceStatus } from '../supervisor/types.js';
 
 /** A reload the daemon refused carries the config's problems: the daemon read the file, so only it can list them. */
 export function writeReloadProblems(error: unknown, out: NodeJS.WritableStream): void {
-  const problems = error instanceof InferEntryError ? error.details?.problems : undefined;
-  if (Array.isArray(problems)) for (const p of problems) out.write(`${String(p)}\n`);
+  if (error instanceof ConfigInvalidError) for (const p of error.problems) out.write(`${formatProblem(p)}\n`);
 }
 
 export function formatDuration(ms: number | null): string {
@@ -52,4 +52,10 @@ export function formatStatusTable(statuses: InstanceStatus[]): string {
       .join('  ')
       .trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+/** The settled states of the instances check-and-run started; exit 0 only when every one is ready. */
+export function reportSettled(statuses: InstanceStatus[], json: boolean, out: NodeJS.WritableStream): number {
+  out.write(json ? `${JSON.stringify({ instances: statuses }, null, 2)}\n` : formatStatusTable(statuses));
+  return statuses.every((s) => s.state === 'ready') ? ExitCode.OK : ExitCode.FAILURE;
 }

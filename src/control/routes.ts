@@ -1,15 +1,15 @@
 /**
- * HTTP/JSON handling of the control plane, shared by the Unix socket (every
+ * The route table of the control plane: HTTP/JSON handling, shared by the Unix socket (every
  * route) and the optional TCP status listener (read-only routes only).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { ExitCode, InferEntryError, UsageError } from '../errors.js';
 import { unknownInstanceError } from '../supervisor/supervisor.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import { VERSION } from '../version.js';
 import {
+  DEFAULT_LOG_LINES,
   INSTANCE_ACTIONS,
   PUBLIC_ROUTES,
   ROUTES,
@@ -20,16 +20,15 @@ import {
   type InstancesBody,
   type ReadyBody,
   type ReloadBody,
-  type ReloadRequest,
-  type WaitRequest,
 } from './api.js';
+import { parseBody, reloadRequestSchema, waitRequestSchema } from './request-bodies.js';
 import type { DaemonMetrics } from './metrics.js';
 
 export interface ControlDeps {
   supervisor: SupervisorApi;
   metrics: DaemonMetrics;
   log: Logger;
-  /** Load a config file (absent: the current one) into the supervisor; throws with details.problems when invalid. */
+  /** Load a config file (absent: the current one) into the supervisor; throws ConfigInvalidError when invalid. */
   reload(file: string | undefined): Promise<ReloadBody>;
   /** The config file loaded last, if any. */
   configFile(): string | null;
@@ -40,9 +39,6 @@ export interface ControlDeps {
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const MAX_BODY_BYTES = 64 * 1024;
-export const DEFAULT_LOG_LINES = 100;
-/** Upper bound of a wait request, so a forgotten client cannot pin a handler forever. */
-export const MAX_WAIT_MS = 60 * 60 * 1000;
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -57,8 +53,7 @@ function sendError(res: ServerResponse, error: unknown): void {
       : new InferEntryError('E_DAEMON_INTERNAL', ExitCode.SOFTWARE, `the daemon failed: ${error instanceof Error ? error.message : String(error)}`, {
           hint: "see the daemon's log for details; please report it",
         });
-  const problems = wrapped.details?.problems;
-  sendJson(res, httpStatusFor(wrapped), errorBody(wrapped, Array.isArray(problems) ? problems.map(String) : undefined));
+  sendJson(res, httpStatusFor(wrapped), errorBody(wrapped));
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -92,7 +87,7 @@ function notFound(method: string, pathname: string): InferEntryError {
   });
 }
 
-export function createRouter(deps: ControlDeps, options: { readOnly?: boolean } = {}): RequestHandler {
+export function createRouteHandler(deps: ControlDeps, options: { readOnly?: boolean } = {}): RequestHandler {
   const { supervisor, log } = deps;
   const unknown = (name: string) => unknownInstanceError(name, supervisor.list().map((s) => s.name));
 
@@ -121,10 +116,7 @@ export function createRouter(deps: ControlDeps, options: { readOnly?: boolean } 
       return sendJson(res, 200, body);
     }
     if (method === 'POST' && pathname === ROUTES.reload) {
-      const request = (await readJson(req)) as ReloadRequest;
-      if (request.file !== undefined && (typeof request.file !== 'string' || !path.isAbsolute(request.file))) {
-        throw new UsageError(`reload: "file" must be an absolute path (got ${JSON.stringify(request.file)})`);
-      }
+      const request = parseBody('reload', reloadRequestSchema, await readJson(req));
       return sendJson(res, 200, await deps.reload(request.file));
     }
     if (method === 'POST' && pathname === ROUTES.wait) {
@@ -150,14 +142,10 @@ export function createRouter(deps: ControlDeps, options: { readOnly?: boolean } 
   }
 
   async function wait(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const request = (await readJson(req)) as WaitRequest;
-    if (!Array.isArray(request.names) || request.names.some((n) => typeof n !== 'string')) {
-      throw new UsageError('wait: "names" must be a list of instance names');
-    }
+    const request = parseBody('wait', waitRequestSchema, await readJson(req));
     for (const name of request.names) if (!supervisor.get(name)) throw unknown(name);
     const controller = new AbortController();
-    const timeoutMs = Math.min(Math.max(Number(request.timeoutMs ?? MAX_WAIT_MS), 0), MAX_WAIT_MS);
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const timer = setTimeout(() => controller.abort(), request.timeoutMs);
     const onClose = () => controller.abort();
     res.once('close', onClose);
     try {
