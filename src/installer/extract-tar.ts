@@ -112,13 +112,18 @@ export async function extractTarStream(input: TarInput, gzip: boolean, writer: T
   if (gunzip) pipeline(source, gunzip, () => undefined);
   let tarBytes = 0;
   try {
-    for await (const chunk of stream) {
-      if (failure) break;
-      tarBytes += (chunk as Buffer).length;
-      if (!parser.write(chunk as Buffer) && !failure) {
-        await Promise.race([new Promise<void>((resolve) => parser.once('drain', resolve)), failed]);
+    for await (const read of stream) {
+      // a stream read may return everything buffered at once (16 MiB from the copy): parse it in
+      // 1 MiB slices, so progress, cancellation and the free-space check keep their pace
+      for (let off = 0; off < (read as Buffer).length && !failure; off += CHUNK) {
+        const chunk = (read as Buffer).subarray(off, off + CHUNK);
+        tarBytes += chunk.length;
+        if (!parser.write(chunk) && !failure) {
+          await Promise.race([new Promise<void>((resolve) => parser.once('drain', resolve)), failed]);
+        }
+        if (hooks.afterChunk && !failure) await hooks.afterChunk(gunzip ? gunzip.bytesWritten : tarBytes, tarBytes).catch(fail);
       }
-      if (hooks.afterChunk && !failure) await hooks.afterChunk(gunzip ? gunzip.bytesWritten : tarBytes, tarBytes).catch(fail);
+      if (failure) break;
     }
     if (!failure && tarBytes % 512 !== 0) {
       fail(new PackageError('E_PKG_CORRUPT', `archive ${file} is truncated: its tar data ends in the middle of a 512-byte block (${tarBytes} bytes)`, {
