@@ -142,14 +142,16 @@ function rootWithStep(log: Logger, step: string): Logger {
  * batch. For output floods, where pino's per-call work would dominate.
  */
 export function batchLogger(log: Logger, level: 'info' | 'debug'): (messages: readonly string[]) => void {
-  const stream = (log as unknown as Record<symbol, DestinationStream>)[symbols.streamSym];
+  const stream = (log as unknown as Record<symbol, DestinationStream | undefined>)[symbols.streamSym];
+  // not a pino logger (a test double): one call per message
+  if (!stream || typeof log.levels?.values?.[level] !== 'number') return (messages) => messages.forEach((m) => log[level](m));
   const chindings = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? '';
   const head = `{"level":${log.levels.values[level]},"time":"`;
   // a logger not made by createLogger carries its step in the bindings already
   const step = stepOf(log);
   const tail = `"${chindings}${step === undefined ? '' : `,"step":${JSON.stringify(step)}`},"msg":`;
   return (messages) => {
-    if (messages.length === 0 || !log.isLevelEnabled(level) || !stream) return;
+    if (messages.length === 0 || !log.isLevelEnabled(level)) return;
     const prefix = head + new Date().toISOString() + tail;
     let text = '';
     for (const msg of messages) text += `${prefix}${JSON.stringify(msg)}}\n`;

@@ -117,14 +117,19 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       failed.catch(() => undefined);
       return {
         write: async (chunk) => {
-          if (!pass.write(chunk)) await Promise.race([once(pass, 'drain'), failed]);
+          if (pass.write(chunk)) return;
+          const drained = once(pass, 'drain');
+          // left pending when the extraction fails first; abort() then closes the stream
+          drained.catch(() => undefined);
+          await Promise.race([drained, failed]);
         },
         end: async () => {
           pass.end();
           await extraction;
         },
-        abort: async (error) => {
-          pass.destroy(error instanceof Error ? error : new Error(String(error)));
+        abort: async () => {
+          // without an error: nobody may be listening for one any more (the extraction stopped)
+          pass.destroy();
           await extraction.catch(() => undefined);
         },
       };
