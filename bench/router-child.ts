@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 
 import { silentLogger } from '../src/log.js';
+import { registerProtocolRoutes } from '../src/router/protocols/register.js';
 import { createRouter } from '../src/router/router.js';
+import type { RouterSettings } from '../src/router/types.js';
 import { createSupervisor } from '../src/supervisor/supervisor.js';
 import type { InstanceSpec } from '../src/config/types.js';
 
@@ -36,6 +38,7 @@ const spec: InstanceSpec = {
 const supervisor = createSupervisor({ log: silentLogger() });
 await supervisor.reload({ file: '<bench>', enable: true, instances: [spec] });
 await supervisor.waitSettled(['m']);
+const settings: RouterSettings = { enable: true, host: '127.0.0.1', port: 0, maxQueue: 10_000, queueTimeoutMs: 600_000, swapMaxWaitMs: 30_000, maxBodyBytes: 32 << 20, gpuBudgetMb: {}, warmup: true, loadingHeartbeatMs: 0, groups: {}, ollama: true, ollamaListen: undefined };
 const router = await createRouter({
   supervisor,
   instances: [
@@ -46,9 +49,11 @@ const router = await createRouter({
       control: { onDemand: false, group: undefined, aliases: [], ttlMs: 0, maxConcurrency: input.parallel, maxQueue: 10_000, pinned: false, vramMb: undefined, serverAlias: undefined, contextSize: undefined, gpus: [], apiKey: undefined },
     },
   ],
-  settings: { enable: true, host: '127.0.0.1', port: 0, maxQueue: 10_000, queueTimeoutMs: 600_000, swapMaxWaitMs: 30_000, maxBodyBytes: 32 << 20, gpuBudgetMb: {}, warmup: true, loadingHeartbeatMs: 0, groups: {} },
+  settings,
   log: silentLogger(),
 });
+// As the daemon mounts them: Ollama's API and llama.cpp's router-mode endpoints (bench/router-protocols.ts).
+registerProtocolRoutes(router, settings, silentLogger());
 const address = await router.start();
 await router.core.load('m');
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);

@@ -41,6 +41,8 @@ export async function installStep(daemon: Daemon, options: BootStepOptions): Pro
       `INSTALL FAILED: ${e ? e.message : String(error)} — ${fallback}`,
     );
   }
+  // whatever happened above: the old image made these links on every boot, and scripts rely on them
+  await options.deps.ensureConvenienceLinks({ paths: options.paths, log });
 }
 
 export async function autoServeStep(daemon: Daemon, options: BootStepOptions): Promise<void> {

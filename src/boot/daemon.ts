@@ -4,9 +4,11 @@
  * reload (an invalid config changes nothing and says why).
  */
 import type { Logger } from 'pino';
+import { argWarnings } from '../config/llama-arg-env.js';
 import { ConfigInvalidError, formatProblem, problemCount } from '../config/problem.js';
 import type { LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
+import { withStep } from '../log.js';
 import { ConfigError, InferEntryError, TempFailError } from '../errors.js';
 import type { InstallOutcome } from '../installer/types.js';
 import type { Paths } from '../paths.js';
@@ -23,6 +25,8 @@ export interface DaemonDeps {
   loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths }): Promise<LoadedConfig>;
   installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
   readInstalledMarker(paths: Paths): Promise<{ sha256: string; installed_at_unix: number; duration_ms?: number } | null>;
+  /** Make `llama-cpp/check-and-run-llama-cpp.sh` and its siblings exist and resolve; never throws. */
+  ensureConvenienceLinks(options: { paths: Paths; log: Logger }): Promise<unknown>;
 }
 
 export interface Daemon {
@@ -108,6 +112,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
       });
     }
     if (closing) throw stoppingError();
+    for (const w of argWarnings(config.instances)) withStep(log, 'config').warn({ instance: w.instance, variable: w.variable }, w.message);
     const applied = transform ? transform(config) : config;
     const result = await supervisor.reload(applied);
     // The instances are served either way; a router that cannot listen is logged, not fatal.

@@ -17,5 +17,6 @@ export function realDaemonDeps(): DaemonDeps {
     loadConfig: async (file, options) => (await configModule()).loadConfig(file, options),
     installOnBoot: async (options) => (await installer()).installOnBoot(options),
     readInstalledMarker: async (paths) => (await installer()).readInstalledMarker(paths),
+    ensureConvenienceLinks: async (options) => (await installer()).ensureConvenienceLinks(options),
   };
 }

@@ -2,21 +2,41 @@
  * `infer-entry validate [FILE] [--json] [--no-fs-checks] [--print-commands]`:
  * every problem of a config file at once, as `file:line:col key: message`.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from './command.js';
 import { checkInstanceFiles } from '../config/check-files.js';
+import { argWarnings, describeOrigin } from '../config/llama-arg-env.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigInvalidError, formatProblem, keyPathString, problemJson, type ConfigProblem } from '../config/problem.js';
+import { readConfigFile } from '../config/read-config-file.js';
 import { createTomlLocator } from '../config/toml-locator.js';
 import type { InstanceSpec, LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ExitCode, InferEntryError, UsageError } from '../errors.js';
 import { REDACTED, redactArgv, redactText } from '../redact.js';
 
-/** Quote for a POSIX shell only when needed, so the printed commands stay readable and copy-pasteable. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+/** C0/C1 controls, DEL, and the Unicode line/paragraph separators and bidi controls that reorder what a terminal shows. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+function escapeChar(c: string): string {
+  const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\\': '\\\\', "'": "\\'" };
+  if (named[c]) return named[c];
+  const code = c.codePointAt(0)!;
+  return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
+
+/**
+ * Quote for a POSIX shell only when needed, so the printed commands stay readable
+ * and copy-pasteable; an argument holding control characters uses bash's
+ * $'...' with escapes, so printing it never moves the cursor, rings, or hides text.
+ */
+export function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  if (UNPRINTABLE.test(arg)) return `$'${Array.from(arg, (c) => (UNPRINTABLE.test(c) || c === '\\' || c === "'" ? escapeChar(c) : c)).join('')}'`;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Text for a comment line: control characters escaped as in JSON. */
+const printable = (text: string): string => (UNPRINTABLE.test(text) ? JSON.stringify(text).slice(1, -1).replace(/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, escapeChar) : text);
 
 /** What a user may see of an instance: argv and env with every secret replaced. */
 export function redactedInstance(spec: InstanceSpec) {
@@ -37,6 +57,7 @@ export function redactedInstance(spec: InstanceSpec) {
     model: spec.model ?? null,
     logFile: spec.logFile ?? null,
     supervision: spec.supervision,
+    ...(spec.argOrigins ? { argOrigins: spec.argOrigins } : {}),
   };
 }
 
@@ -50,7 +71,7 @@ export function commandLine(spec: InstanceSpec): string {
 }
 
 async function fileProblems(config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<ConfigProblem[]> {
-  const text = await readFile(config.file, 'utf8').catch(() => '');
+  const text = (await readConfigFile(config.file).catch(() => undefined))?.text ?? '';
   const locator = createTomlLocator(text);
   const seen = new Set<string>();
   const problems: ConfigProblem[] = [];
@@ -129,6 +150,7 @@ Keys, defaults and examples: docs/config.md.`,
       throw error;
     }
 
+    for (const w of argWarnings(config.instances)) ctx.log.warn({ instance: w.instance, variable: w.variable }, w.message);
     const problems = fsChecks ? await fileProblems(config, ctx.env) : [];
     const valid = problems.length === 0;
     if (json) {
@@ -138,7 +160,8 @@ Keys, defaults and examples: docs/config.md.`,
     for (const p of problems) write(`${formatProblem(p)}\n`);
     if (ctx.values['print-commands'] === true) {
       for (const spec of config.instances) {
-        write(`# ${spec.name} (${spec.enabled ? 'enabled' : 'disabled'}; probed at http://${spec.probeHost.includes(':') ? `[${spec.probeHost}]` : spec.probeHost}:${spec.port}${spec.supervision.health.path}${spec.logFile ? `; log ${spec.logFile}` : ''})\n`);
+        write(printable(`# ${spec.name} (${spec.enabled ? 'enabled' : 'disabled'}; probed at http://${spec.probeHost.includes(':') ? `[${spec.probeHost}]` : spec.probeHost}:${spec.port}${spec.supervision.health.path}${spec.logFile ? `; log ${spec.logFile}` : ''})`) + '\n');
+        if (spec.argOrigins && spec.argOrigins.length > 0) write(printable(`#   ${spec.argOrigins.map(describeOrigin).join('; ')}`) + '\n');
         write(`${commandLine(spec)}\n`);
       }
     }

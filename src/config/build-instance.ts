@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { SECRET_SETTINGS, secretSettingOf } from '../redact.js';
-import { DEFAULT_ENABLED, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
+import { DEFAULT_ENABLED, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
+import { DEFAULTED_ARGS, portProblem, resolveDefaultedArg, type ArgOrigin, type ChildEnv, type ConfigValue, type DefaultedArg } from './llama-arg-env.js';
 import type { DraftProblem, KeyPath } from './problem.js';
-import type { ControlInput, ServerInput } from './schema.js';
+import { ENV_NAME_PATTERN, type ControlInput, type ServerInput } from './schema.js';
 import type { InstanceSpec } from './types.js';
 
 export interface BuildInput {
@@ -24,7 +25,12 @@ export interface BuildInput {
   /** Directories to put before the daemon's LD_LIBRARY_PATH. */
   libraryDirs: string[];
   env: NodeJS.ProcessEnv;
+  /** `[instance.NAME.env]`: variables set over the daemon's environment for this instance. */
+  instanceEnv?: Readonly<Record<string, string | number | boolean>>;
 }
+
+/** A value under a name like these is a credential: redacted wherever the instance is shown. */
+const SECRET_ENV_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
 
 /** Always scrubbed from a child's environment: it turns llama-server into a router child that exits when stdin closes. */
 export const ALWAYS_REMOVED_ENV: readonly string[] = ['LLAMA_SERVER_ROUTER_PORT'];
@@ -94,32 +100,37 @@ interface ListenAddress {
   port: number;
   /** Flags to add: --host/--port are always passed so the probes hit the address llama-server really uses. */
   args: string[];
+  origins: ArgOrigin[];
 }
 
 /**
- * The address an instance listens on: the typed key, else the flag in extra_args, else the default
- * (passed explicitly: llama-server's LLAMA_ARG_HOST/LLAMA_ARG_PORT fallbacks would otherwise be
- * invisible to the probes).
+ * The address an instance listens on: the typed key, else the flag in extra_args, else the
+ * LLAMA_ARG_HOST/LLAMA_ARG_PORT the child will see, else the default (llama-arg-env.ts). Whatever
+ * the config does not set is passed explicitly, so the probes know where llama-server listens.
  */
-function listenAddressOf(server: ServerInput, fromExtra: { host: FoundFlag; port: FoundFlag }, problem: (message: string) => void): ListenAddress {
+function listenAddressOf(
+  server: ServerInput,
+  fromExtra: { host: FoundFlag; port: FoundFlag },
+  childEnv: ChildEnv,
+  problem: (at: 'extra_args' | 'port', message: string) => void,
+): ListenAddress {
+  const configValues: Record<DefaultedArg['key'], ConfigValue | undefined> = {
+    host: server.host !== undefined ? { value: server.host, source: 'config' } : fromExtra.host.present ? { value: fromExtra.host.value ?? '', source: 'extra_args' } : undefined,
+    port: server.port !== undefined ? { value: String(server.port), source: 'config' } : fromExtra.port.present ? { value: fromExtra.port.value ?? '', source: 'extra_args' } : undefined,
+  };
+  const origins = DEFAULTED_ARGS.map((arg) => resolveDefaultedArg(arg, configValues[arg.key], childEnv));
   const args: string[] = [];
-  let host = server.host ?? (fromExtra.host.present ? fromExtra.host.value : undefined);
-  if (host === undefined) {
-    host = DEFAULT_HOST;
-    args.push('--host', host);
+  for (const origin of origins) {
+    if (origin.source !== 'config' && origin.source !== 'extra_args') args.push(origin.flag, origin.value);
+    const bad = portProblem(origin);
+    if (bad) problem('port', bad);
   }
-  let port = server.port;
-  if (port === undefined && fromExtra.port.present) {
-    const raw = fromExtra.port.value ?? '';
-    const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(parsed >= 1 && parsed <= 65535)) problem(`--port in extra_args is not a port (expected an integer 1-65535, got ${JSON.stringify(raw)})`);
-    port = Number.isFinite(parsed) ? parsed : DEFAULT_PORT;
+  const portOrigin = origins.find((o) => o.key === 'port')!;
+  const parsed = /^\d+$/.test(portOrigin.value) ? Number(portOrigin.value) : NaN;
+  if (portOrigin.source === 'extra_args' && !(parsed >= 1 && parsed <= 65535)) {
+    problem('extra_args', `--port in extra_args is not a port (expected an integer 1-65535, got ${JSON.stringify(portOrigin.value)})`);
   }
-  if (port === undefined) {
-    port = DEFAULT_PORT;
-    args.push('--port', String(port));
-  }
-  return { host, port, args };
+  return { host: origins.find((o) => o.key === 'host')!.value, port: Number.isFinite(parsed) ? parsed : DEFAULT_PORT, args, origins };
 }
 
 export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems: DraftProblem[] } {
@@ -134,8 +145,18 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
   const extra = (server.extra_args ?? []).map(String);
   const extraPath = input.serverKeyPath('extra_args');
   const args: string[] = [...extra];
-  const env: Record<string, string> = { ...gpuEnv(control.gpu_ids) };
   const secrets: string[] = [];
+  // gpu_ids and the secret keys below are set over the env table: they are the typed way to say it
+  const ownEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(input.instanceEnv ?? {})) {
+    if (!ENV_NAME_PATTERN.test(key)) {
+      problem(['instance', name, 'env', key], `${JSON.stringify(key)} is not a variable name (expected letters, digits and _, not starting with a digit)`);
+      continue;
+    }
+    ownEnv[key] = String(value);
+    if (SECRET_ENV_NAME.test(key) && ownEnv[key] !== '') secrets.push(ownEnv[key]);
+  }
+  const env: Record<string, string> = { ...ownEnv, ...gpuEnv(control.gpu_ids) };
 
   for (const setting of SECRET_SETTINGS) {
     for (const flag of setting.flags) {
@@ -171,7 +192,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
     args.push(...flagsOf(key, value));
   }
 
-  const address = listenAddressOf(server, fromExtra, (message) => problem(extraPath, message));
+  const address = listenAddressOf(server, fromExtra, { daemon: input.env, instance: ownEnv }, (at, message) => problem(at === 'port' ? ['instance', name, 'server', 'port'] : extraPath, message));
   args.push(...address.args);
   const { host, port } = address;
 
@@ -182,7 +203,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
   }
 
   if (input.libraryDirs.length > 0) {
-    const inherited = input.env.LD_LIBRARY_PATH;
+    const inherited = ownEnv.LD_LIBRARY_PATH ?? input.env.LD_LIBRARY_PATH;
     env.LD_LIBRARY_PATH = [...input.libraryDirs, ...(inherited ? [inherited] : [])].join(':');
   }
 
@@ -220,6 +241,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
       logFile,
       supervision,
       fingerprint,
+      argOrigins: address.origins,
     },
     problems,
   };

@@ -5,6 +5,12 @@
 
 export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 
+/**
+ * The longest delay a Node timer holds: setTimeout turns anything larger into
+ * 1 ms, so "600h" of health_interval became hundreds of probes a second.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
 /** Milliseconds, or undefined when the value is not a duration. */

@@ -14,6 +14,8 @@ import { configSchema, type ConfigInput, type MasterInput, type ServerInput } fr
 import { DEFAULT_ENABLED } from './defaults.js';
 import { checkRouting, routerSettingsOf, routingOf } from './routing.js';
 import { checkPorts } from './semantic.js';
+import { MAX_CONFIG_BYTES } from './read-config-file.js';
+import { MAX_DEPTH, checkStructure, type StructureProblem } from './structure-limits.js';
 import { createTomlLocator, type KeyPath } from './toml-locator.js';
 import type { ConfigProblem, DraftProblem } from './problem.js';
 import type { InstanceSpec, LoadedConfig } from './types.js';
@@ -51,55 +53,58 @@ function libraryDirsOf(executable: string, paths: Paths, exists: (p: string) => 
   return dirs;
 }
 
-function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; problem: ConfigProblem | undefined } {
+function readOverrides(env: NodeJS.ProcessEnv): { value: Plain | undefined; problems: ConfigProblem[] } {
   const raw = env[ENV.OVERRIDES];
-  if (raw === undefined || raw.trim() === '') return { value: undefined, problem: undefined };
-  const problem = (message: string): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, path: [], message, kind: 'syntax', subject: 'overrides' });
+  if (raw === undefined || raw.trim() === '') return { value: undefined, problems: [] };
+  const problem = (message: string, path: KeyPath = [], kind: ConfigProblem['kind'] = 'syntax'): ConfigProblem => ({ file: ENV.OVERRIDES, line: undefined, column: undefined, path, message, kind, subject: 'overrides' });
+  if (raw.length > MAX_CONFIG_BYTES) {
+    return { value: undefined, problems: [problem(`${raw.length} characters, more than the limit of ${MAX_CONFIG_BYTES} (expected a small JSON object of the keys to change)`)] };
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch (error) {
-    return { value: undefined, problem: problem(`not valid JSON: ${(error as Error).message} (expected a JSON object such as {"instance":{"x":{"server":{"port":8081}}}})`) };
+    return { value: undefined, problems: [problem(`not valid JSON: ${(error as Error).message} (expected a JSON object such as {"instance":{"x":{"server":{"port":8081}}}})`)] };
   }
   if (!isPlainObject(value)) {
-    return { value: undefined, problem: problem(`not a JSON object (expected an object merged over the file, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)})`) };
+    return { value: undefined, problems: [problem(`not a JSON object (expected an object merged over the file, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)})`)] };
   }
-  const unsafe = findUnsafeKey(value, []);
-  if (unsafe) return { value: undefined, problem: { ...problem(`key "${unsafe.at(-1)}" is not allowed (expected config keys only)`), path: unsafe, kind: 'schema' } };
-  return { value, problem: undefined };
-}
-
-/** JSON.parse keeps `__proto__` as an own key; merging it would replace an object's prototype. */
-function findUnsafeKey(value: unknown, at: string[]): string[] | undefined {
-  if (!isPlainObject(value)) return undefined;
-  for (const key of Object.keys(value)) {
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return [...at, key];
-    const inner = findUnsafeKey(value[key], [...at, key]);
-    if (inner) return inner;
-  }
-  return undefined;
+  const structure = checkStructure(value);
+  if (structure.length > 0) return { value: undefined, problems: structure.map((p) => problem(p.message, p.path, 'schema')) };
+  return { value, problems: [] };
 }
 
 export function parseConfig(text: string, fileName: string, o: ParseOptions): ParseResult {
   const exists = o.exists ?? (() => false);
   let data: Plain;
   try {
-    data = parseToml(text) as Plain;
+    data = parseToml(text, { maxDepth: MAX_DEPTH }) as Plain;
   } catch (error) {
     if (error instanceof TomlError) {
-      const message = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      let message = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      if (/excessively nested/.test(message)) message = `values nested more than ${MAX_DEPTH} levels deep`;
       return { config: null, problems: [{ file: fileName, line: error.line, column: error.column, path: [], message: `TOML syntax error: ${message}`, kind: 'syntax', subject: 'toml' }] };
     }
     throw error;
   }
 
+  const locator = createTomlLocator(text);
+  const inFile = (p: StructureProblem): ConfigProblem => {
+    const at = locator.locate(p.path);
+    return { file: fileName, line: at?.line, column: at?.column, path: p.path, message: p.message, kind: 'schema', subject: 'setting' };
+  };
   const problems: ConfigProblem[] = [];
+  const structure = checkStructure(data);
   const overrides = readOverrides(o.env);
-  if (overrides.problem) problems.push(overrides.problem);
+  problems.push(...structure.map(inFile), ...overrides.problems);
+  // Deep nesting and prototype keys in the file make every later step unsafe: report them alone.
+  // A NUL is a leaf: go on. Bad overrides are not merged, so the file is still checked.
+  if (structure.some((p) => p.rule !== 'nul')) return { config: null, problems: sortProblems(problems) };
   const { merged, touched } = overrides.value ? deepMergeOverrides(data, overrides.value) : { merged: data, touched: [] as string[][] };
 
-  const locator = createTomlLocator(text);
-  const fromOverrides = (p: KeyPath) => touched.some((t) => t.length <= p.length && t.every((part, k) => part === String(p[k])));
+  // A set of the touched paths keeps this linear in the problems (overrides can hold thousands of keys).
+  const touchedKeys = new Set(touched.map((t) => JSON.stringify(t)));
+  const fromOverrides = (p: KeyPath) => p.some((_, k) => touchedKeys.has(JSON.stringify(p.slice(0, k + 1).map(String))));
   const place = (d: DraftProblem): ConfigProblem => {
     if (fromOverrides(d.path)) return { file: ENV.OVERRIDES, line: undefined, column: undefined, ...d };
     const at = locator.locate(d.path);
@@ -122,7 +127,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
     const { control: sharedControl = {}, server: typedSharedServer = {}, ...own } = typed.instance ?? {};
     const sharedServer = inFileOrder(typedSharedServer, merged, ['instance', 'server']);
     for (const [name, table] of Object.entries(own)) {
-      const { server: typedOwnServer = {}, control: ownControl = {} } = table;
+      const { server: typedOwnServer = {}, control: ownControl = {}, env: instanceEnv = {} } = table;
       const ownServer = inFileOrder(typedOwnServer, merged, ['instance', name, 'server']);
       const control = mergeControl(sharedControl, ownControl);
       const server = mergeServer(sharedServer, ownServer);
@@ -134,6 +139,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
         executable,
         libraryDirs,
         env: o.env,
+        instanceEnv,
       });
       if (router) {
         built.spec.routing = routingOf(control, server, router.maxQueue);

@@ -55,6 +55,12 @@ export const routerSchema = z
       .record(z.string().min(1), z.strictObject({ max_running: z.int().min(1).meta({ description: 'Members loaded at once.' }) }))
       .optional()
       .meta({ description: 'Swap groups: [router.groups.NAME] max_running = N.' }),
+    ollama: z.boolean().optional().meta({ description: "Serve Ollama's API (/api/chat, /api/tags, ...) on the router's port. See docs/router.md.", default: true }),
+    ollama_listen: z
+      .string()
+      .regex(LISTEN_PATTERN, { error: 'expected HOST:PORT, e.g. "0.0.0.0:11434"' })
+      .optional()
+      .meta({ description: "A second port serving the same API, for clients with Ollama's port hard-coded.", examples: ['0.0.0.0:11434'] }),
   })
   .meta({ description: 'The router: one OpenAI-compatible port, on-demand starts, idle unloads, swaps. See docs/router.md.' });
 
@@ -87,7 +93,14 @@ export function routerSettingsOf(raw: unknown): RouterSettings | undefined {
     warmup: r.warmup !== false,
     loadingHeartbeatMs: parseDuration(r.loading_heartbeat) ?? 0,
     groups,
+    ollama: r.ollama !== false,
+    ollamaListen: r.ollama !== false && typeof r.ollama_listen === 'string' ? hostPort(r.ollama_listen) : undefined,
   };
+}
+
+function hostPort(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  return { host: listen.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(listen.slice(colon + 1)) };
 }
 
 /** Routing keys of one instance (merged control + server tables). '*' in gpus = every budgeted GPU. */

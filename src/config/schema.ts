@@ -9,20 +9,26 @@
  * shown here as JSON Schema `default` annotations.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
 import { DEFAULT_ENABLED, DEFAULT_GPU_IDS, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
 import { routerSchema, routingControlShape } from './routing.js';
 
 const durationHelp = 'a duration like "30s", "10m", "1h", "500ms", or an integer number of seconds';
+
+const MAX_DURATION_TEXT = '596h, 2147483 s (2^31-1 ms, the longest timer Node.js can hold)';
 
 function duration(description: string, defaultValue: string) {
   return z
     .union([z.int().nonnegative(), z.string().regex(DURATION_PATTERN, { error: `expected ${durationHelp}` })], {
       error: `expected ${durationHelp}`,
     })
+    .refine((value) => (parseDuration(value) ?? 0) <= MAX_TIMER_MS, { error: `expected at most ${MAX_DURATION_TEXT}` })
     .optional()
-    .meta({ description: `${description} (${durationHelp}).`, default: defaultValue });
+    .meta({ description: `${description} (${durationHelp}; at most ${MAX_DURATION_TEXT}).`, default: defaultValue });
 }
+
+/** Counts of probes and restarts: beyond this a setting is a typo, and the counters stay small integers. */
+const MAX_COUNT = 10_000;
 
 const GPU_TOKEN = String.raw`(?:\d+|GPU-[0-9A-Fa-f-]+|MIG-[0-9A-Za-z/-]+)`;
 export const GPU_IDS_PATTERN = new RegExp(String.raw`^(?:all|none|${GPU_TOKEN}(?:\s*,\s*${GPU_TOKEN})*)$`);
@@ -96,11 +102,13 @@ export const controlSchema = z
     crash_loop_max_unready_starts: z
       .int()
       .min(1)
+      .max(MAX_COUNT)
       .optional()
       .meta({ description: 'Consecutive starts that never became ready before the instance is marked failed.', default: D.crash_loop_max_unready_starts }),
     crash_loop_max_restarts: z
       .int()
       .min(1)
+      .max(MAX_COUNT)
       .optional()
       .meta({ description: 'Restarts within crash_loop_window before the instance is marked failed.', default: D.crash_loop_max_restarts }),
     crash_loop_window: duration('Window for crash_loop_max_restarts', D.crash_loop_window),
@@ -119,6 +127,7 @@ export const controlSchema = z
     health_failure_threshold: z
       .int()
       .min(1)
+      .max(MAX_COUNT)
       .optional()
       .meta({ description: 'Consecutive failed liveness probes before the instance is restarted.', default: D.health_failure_threshold }),
     stop_grace_period: duration('Time between SIGTERM and SIGKILL when stopping', D.stop_grace_period),
@@ -198,10 +207,22 @@ export const serverSchema = z
       'llama-server flags. [instance.server] is shared; [instance.NAME.server] is merged over it (scalars replace, lists are concatenated). Unknown keys are passed on with the same rule.',
   });
 
+/** Names a shell can export: what a child's environment can carry. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const instanceEnvSchema = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+  .meta({
+    description:
+      "Variables set in this instance's environment, over the container's (numbers and booleans as text), e.g. LLAMA_ARG_PORT = 9000. LLAMA_ARG_HOST/LLAMA_ARG_PORT here replace the defaults infer-entry passes for --host/--port; the server table wins over them.",
+    examples: [{ LLAMA_ARG_PORT: 9000, GGML_CUDA_ENABLE_UNIFIED_MEMORY: '1' }],
+  });
+
 export const instanceSchema = z
   .strictObject({
     control: controlSchema.optional(),
     server: serverSchema.optional(),
+    env: instanceEnvSchema.optional(),
   })
   .meta({ description: 'One llama-server instance; the table name is the instance name.' });
 

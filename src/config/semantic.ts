@@ -4,12 +4,7 @@ import type { InstanceSpec } from './types.js';
 
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]']);
 
-function sameAddress(a: InstanceSpec, b: InstanceSpec): boolean {
-  if (a.port !== b.port) return false;
-  const ha = a.host.trim().toLowerCase();
-  const hb = b.host.trim().toLowerCase();
-  return ha === hb || WILDCARDS.has(ha) || WILDCARDS.has(hb);
-}
+const normalHost = (s: InstanceSpec): string => s.host.trim().toLowerCase();
 
 /**
  * Two enabled instances on one port of one host: the second would die at start
@@ -18,11 +13,22 @@ function sameAddress(a: InstanceSpec, b: InstanceSpec): boolean {
  */
 export function checkPorts(specs: readonly InstanceSpec[], portPath: (name: string) => (string | number)[]): DraftProblem[] {
   const problems: DraftProblem[] = [];
+  // Per port: the first instance, the first on a wildcard host, the first per host. One pass,
+  // so tens of thousands of instances cost no more than reading them (a pairwise scan was quadratic).
+  const byPort = new Map<number, { first: number; wildcard?: number; hosts: Map<string, number> }>();
   const enabled = specs.filter((s) => s.enabled);
   for (let i = 0; i < enabled.length; i++) {
     const b = enabled[i]!;
-    const clash = enabled.slice(0, i).find((a) => sameAddress(a, b));
-    if (clash) {
+    const host = normalHost(b);
+    const seen = byPort.get(b.port);
+    if (!seen) {
+      byPort.set(b.port, { first: i, ...(WILDCARDS.has(host) ? { wildcard: i } : {}), hosts: new Map([[host, i]]) });
+      continue;
+    }
+    // the earliest earlier instance sameAddress() would match
+    const clashAt = WILDCARDS.has(host) ? seen.first : Math.min(seen.hosts.get(host) ?? Infinity, seen.wildcard ?? Infinity);
+    if (Number.isFinite(clashAt)) {
+      const clash = enabled[clashAt]!;
       problems.push({
         path: portPath(b.name),
         kind: 'semantic',
@@ -31,6 +37,8 @@ export function checkPorts(specs: readonly InstanceSpec[], portPath: (name: stri
         message: `port ${b.port} on host ${b.host} is already used by instance "${clash.name}" (host ${clash.host}) (expected a port no other enabled instance listens on)`,
       });
     }
+    if (!seen.hosts.has(host)) seen.hosts.set(host, i);
+    if (WILDCARDS.has(host) && seen.wildcard === undefined) seen.wildcard = i;
   }
   return problems;
 }

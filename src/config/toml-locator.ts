@@ -4,6 +4,12 @@
  * schema error is only useful when it names the line. It understands `[table]`
  * and `[[array]]` headers, dotted and quoted keys, inline tables and arrays
  * spanning lines — enough to point at the right line, not a full TOML parser.
+ *
+ * Positions live in a tree of path parts, so recording a key costs its own
+ * parts, never the whole path again: the scan is linear in the text, however
+ * deep the nesting (a path-string map made 1000 nested tables take a minute).
+ * A location-keeping parser (toml-eslint-parser) would parse the file a second
+ * time with a full AST for what this single pass gives.
  */
 
 export interface SourcePosition {
@@ -22,12 +28,16 @@ export interface TomlLocator {
   exact(path: KeyPath): SourcePosition | undefined;
 }
 
-const pathKey = (path: KeyPath) => JSON.stringify(path.map(String));
+interface PathNode {
+  at?: SourcePosition;
+  children?: Map<string, PathNode>;
+}
+
 const isBare = (c: string) => /[A-Za-z0-9_-]/.test(c);
 
 export function createTomlLocator(text: string): TomlLocator {
-  const positions = new Map<string, SourcePosition>();
-  const arrayCounts = new Map<string, number>();
+  const tree: PathNode = {};
+  const arrayCounts = new Map<PathNode, number>();
   let i = 0;
   // Line starts, for offset → line/column.
   const lineStarts = [0];
@@ -42,12 +52,25 @@ export function createTomlLocator(text: string): TomlLocator {
     }
     return { line: lo + 1, column: offset - lineStarts[lo]! + 1 };
   };
-  const record = (path: KeyPath, offset: number, override = false) => {
-    const key = pathKey(path);
-    if (override || !positions.has(key)) positions.set(key, posOf(offset));
+  const child = (node: PathNode, part: string | number): PathNode => {
+    node.children ??= new Map();
+    const key = String(part);
+    let next = node.children.get(key);
+    if (!next) {
+      next = {};
+      node.children.set(key, next);
+    }
+    return next;
   };
-  const recordWithPrefixes = (path: KeyPath, offset: number) => {
-    for (let n = 1; n <= path.length; n++) record(path.slice(0, n), offset, false);
+  /** Every prefix keeps its first position; the full key gets this one. */
+  const recordUnder = (from: PathNode, parts: readonly (string | number)[], offset: number, overrideLast = true): PathNode => {
+    let node = from;
+    for (const part of parts) {
+      node = child(node, part);
+      node.at ??= posOf(offset);
+    }
+    if (overrideLast) node.at = posOf(offset);
+    return node;
   };
 
   const skipWs = () => {
@@ -124,7 +147,22 @@ export function createTomlLocator(text: string): TomlLocator {
     return { parts, start };
   };
 
-  const readValue = (path: KeyPath) => {
+  // Deeper than any config smol-toml accepts (see parse.ts): stop scanning rather than overflow the stack.
+  const MAX_NESTING = 1000;
+  let nesting = 0;
+  const readValue = (node: PathNode) => {
+    if (++nesting > MAX_NESTING) {
+      i = text.length;
+      nesting--;
+      return;
+    }
+    try {
+      readValueAt(node);
+    } finally {
+      nesting--;
+    }
+  };
+  const readValueAt = (node: PathNode) => {
     skipWs();
     const c = text[i];
     if (c === '"' || c === "'") {
@@ -139,8 +177,9 @@ export function createTomlLocator(text: string): TomlLocator {
           return;
         }
         const before = i;
-        record([...path, index], i, true);
-        readValue([...path, index]);
+        const item = child(node, index);
+        item.at = posOf(i);
+        readValue(item);
         index++;
         skipWsNewlinesComments();
         if (text[i] === ',') i++;
@@ -160,11 +199,10 @@ export function createTomlLocator(text: string): TomlLocator {
           i++;
           continue;
         }
-        recordWithPrefixes([...path, ...parts], start);
-        record([...path, ...parts], start, true);
+        const key = recordUnder(node, parts, start);
         skipWs();
         if (text[i] === '=') i++;
-        readValue([...path, ...parts]);
+        readValue(key);
         skipWsNewlinesComments();
         if (text[i] === ',') i++;
       }
@@ -173,7 +211,7 @@ export function createTomlLocator(text: string): TomlLocator {
     }
   };
 
-  let table: (string | number)[] = [];
+  let table: PathNode = tree;
   if (text.startsWith('\uFEFF')) i = 1;
   while (i < text.length) {
     skipWsNewlinesComments();
@@ -182,17 +220,14 @@ export function createTomlLocator(text: string): TomlLocator {
       const isArray = text[i + 1] === '[';
       i += isArray ? 2 : 1;
       const { parts, start } = readKey();
+      const named = recordUnder(tree, parts, start, !isArray);
       if (isArray) {
-        const key = pathKey(parts);
-        const index = arrayCounts.get(key) ?? 0;
-        arrayCounts.set(key, index + 1);
-        recordWithPrefixes(parts, start);
-        table = [...parts, index];
-        record(table, start, true);
+        const index = arrayCounts.get(named) ?? 0;
+        arrayCounts.set(named, index + 1);
+        table = child(named, index);
+        table.at = posOf(start);
       } else {
-        table = parts;
-        recordWithPrefixes(parts, start);
-        record(parts, start, true);
+        table = named;
       }
       skipToLineEnd();
       continue;
@@ -202,24 +237,31 @@ export function createTomlLocator(text: string): TomlLocator {
       skipToLineEnd();
       continue;
     }
-    const full = [...table, ...parts];
-    recordWithPrefixes(full, start);
-    record(full, start, true);
+    const key = recordUnder(table, parts, start);
     skipWs();
     if (text[i] === '=') i++;
-    readValue(full);
+    readValue(key);
     skipToLineEnd();
   }
 
+  const find = (path: KeyPath): PathNode[] => {
+    const nodes: PathNode[] = [];
+    let node: PathNode | undefined = tree;
+    for (const part of path) {
+      node = node.children?.get(String(part));
+      if (!node) break;
+      nodes.push(node);
+    }
+    return nodes;
+  };
   return {
     exact(path) {
-      return positions.get(pathKey(path));
+      const nodes = find(path);
+      return nodes.length === path.length && path.length > 0 ? nodes.at(-1)!.at : undefined;
     },
     locate(path) {
-      for (let n = path.length; n > 0; n--) {
-        const hit = positions.get(pathKey(path.slice(0, n)));
-        if (hit) return hit;
-      }
+      const nodes = find(path);
+      for (let n = nodes.length - 1; n >= 0; n--) if (nodes[n]!.at) return nodes[n]!.at;
       return undefined;
     },
   };

@@ -5,6 +5,8 @@
  */
 import type { InstanceControl, RouterSettings } from '../router/types.js';
 
+import type { ArgOrigin } from './llama-arg-env.js';
+
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
 export interface SupervisionSettings {
@@ -73,6 +75,8 @@ export interface InstanceSpec {
   supervision: SupervisionSettings;
   /** Stable digest of everything that affects the running process; reload restarts an instance when it changes. */
   fingerprint: string;
+  /** Where the flags infer-entry always passes (--host, --port) got their values: config, LLAMA_ARG_* variable or default. */
+  argOrigins?: ArgOrigin[];
   /** Router keys, only when [router] enable = true (never part of the fingerprint). */
   routing?: InstanceControl;
 }

@@ -81,6 +81,23 @@ function readiness(supervisor: SupervisorApi, starting: string | null): ReadyBod
   return { ready: notReady.length === 0, notReady };
 }
 
+/** A request line that is not a URL, or a name that is not valid percent-encoding, is the client's mistake (400), never a 500. */
+function parseUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://daemon');
+  } catch {
+    throw new UsageError(`request target ${JSON.stringify(raw)} is not a valid URL path`);
+  }
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new UsageError(`${JSON.stringify(part)} is not valid percent-encoding (expected an instance name, with %XX escapes of UTF-8 bytes)`);
+  }
+}
+
 function notFound(method: string, pathname: string): InferEntryError {
   return new InferEntryError('E_NO_ROUTE', ExitCode.USAGE, `no control endpoint ${method} ${pathname}`, {
     hint: `see README.md: ${ROUTES.instances}, ${ROUTES.reload}, ${ROUTES.healthz}, ${ROUTES.readyz}, ${ROUTES.metrics}`,
@@ -92,8 +109,10 @@ export function createRouteHandler(deps: ControlDeps, options: { readOnly?: bool
   const unknown = (name: string) => unknownInstanceError(name, supervisor.list().map((s) => s.name));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://daemon');
-    const method = req.method ?? 'GET';
+    const url = parseUrl(req.url);
+    // HEAD is a GET without the body (Node's response drops it): probes and curl -I use it.
+    const head = req.method === 'HEAD';
+    const method = head ? 'GET' : (req.method ?? 'GET');
     const pathname = url.pathname.replace(/\/+$/, '') || '/';
     if (options.readOnly && !PUBLIC_ROUTES.has(pathname)) throw notFound(method, pathname);
 
@@ -124,14 +143,14 @@ export function createRouteHandler(deps: ControlDeps, options: { readOnly?: bool
     }
     const match = /^\/v1\/instances\/([^/]+)(?:\/([a-z]+))?$/.exec(pathname);
     if (match) {
-      const name = decodeURIComponent(match[1]!);
+      const name = decodePart(match[1]!);
       const action = match[2];
       if (action === undefined && method === 'GET') {
         const status = supervisor.get(name);
         if (!status) throw unknown(name);
         return sendJson(res, 200, status);
       }
-      if (action === 'logs' && method === 'GET') return logs(req, res, name, url);
+      if (action === 'logs' && method === 'GET') return logs(req, res, name, url, head);
       if (action !== undefined && method === 'POST' && (INSTANCE_ACTIONS as readonly string[]).includes(action)) {
         if (!supervisor.get(name)) throw unknown(name);
         const status = await supervisor[action as InstanceAction](name);
@@ -160,12 +179,12 @@ export function createRouteHandler(deps: ControlDeps, options: { readOnly?: bool
     sendJson(res, 200, body);
   }
 
-  function logs(req: IncomingMessage, res: ServerResponse, name: string, url: URL): void {
+  function logs(req: IncomingMessage, res: ServerResponse, name: string, url: URL, head: boolean): void {
     if (!supervisor.get(name)) throw unknown(name);
     const nParam = url.searchParams.get('n');
     const n = nParam === null ? DEFAULT_LOG_LINES : Number(nParam);
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`logs: n=${nParam} is not a whole number ≥ 0`);
-    const follow = url.searchParams.get('follow') === '1';
+    const follow = url.searchParams.get('follow') === '1' && !head;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...(follow ? { 'cache-control': 'no-cache' } : {}) });
     const tail = n === 0 ? [] : supervisor.logs(name, n);
     if (tail.length > 0) res.write(`${tail.join('\n')}\n`);

@@ -24,8 +24,22 @@ export function socketIsLive(socketPath: string, timeoutMs = 1000): Promise<bool
   });
 }
 
+/** sun_path holds 108 bytes with the final NUL; a longer path is cut by the kernel (a stray socket elsewhere). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Pure check before anything is created: a path the kernel would truncate is refused whole. */
+export function checkSocketPathLength(socketPath: string): void {
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new CannotCreateError('E_SOCKET_PATH_TOO_LONG', `control socket path ${socketPath} is ${bytes} bytes, longer than the kernel's limit of ${MAX_SOCKET_PATH_BYTES} bytes for a Unix socket path`, {
+      hint: 'set INFER_ENTRY_SOCKET (or INFER_ENTRY_ROOT) to a shorter path',
+    });
+  }
+}
+
 /** Make the socket path free for this daemon, or explain why it cannot be. */
 export async function claimSocketPath(socketPath: string): Promise<void> {
+  checkSocketPathLength(socketPath);
   const dir = path.dirname(socketPath);
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -64,7 +78,7 @@ export async function listenOwnerOnly(server: net.Server, socketPath: string): P
     const onError = (error: Error) => {
       reject(
         new CannotCreateError('E_SOCKET_LISTEN', `cannot listen on the control socket ${socketPath} (${errnoCode(error) ?? error.message})`, {
-          hint: 'check that the directory is writable and the path is shorter than 108 bytes (set INFER_ENTRY_SOCKET)',
+          hint: 'check that the directory is writable (or set INFER_ENTRY_SOCKET)',
           cause: error,
         }),
       );

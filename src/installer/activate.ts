@@ -14,6 +14,12 @@ import { processStartTime } from './lock.js';
 import { readMarkerIn } from './marker.js';
 
 const PREVIOUS_FILE = '.previous';
+/**
+ * The release boot makes when nothing is installed: only the convenience links, so the old
+ * `…/llama-cpp/check-and-run-llama-cpp.sh` habit works without an install. It is never a rollback
+ * target and is pruned as soon as a real install replaces it.
+ */
+export const LINKS_ONLY_RELEASE = 'links-only';
 const TMP_LINK = /^\.llama-cpp\.tmp-\d+-[0-9a-f]+$/;
 
 export type Active = { kind: 'release'; name: string } | { kind: 'legacy' } | { kind: 'foreign'; target: string } | null;
@@ -74,8 +80,9 @@ export async function activate(paths: Paths, name: string, log: Logger): Promise
   let previous: string | null = null;
   try {
     if (before?.kind === 'release') {
-      previous = before.name;
-      if (previous !== name) await writePrevious(paths, previous);
+      // the links-only tree is nothing to go back to
+      if (before.name !== LINKS_ONLY_RELEASE) previous = before.name;
+      if (previous !== null && previous !== name) await writePrevious(paths, previous);
       await rename(tmpLink, paths.install);
     } else if (before?.kind === 'legacy') {
       previous = await migrateLegacy(paths, tmpLink, log);
@@ -146,10 +153,10 @@ export async function rollbackTarget(paths: Paths): Promise<string | null> {
   const active = await readActive(paths);
   const activeName = active?.kind === 'release' ? active.name : null;
   const previous = await readPrevious(paths);
-  if (previous && previous !== activeName && (await lstat(path.join(paths.releases, previous)).catch(() => null))?.isDirectory()) return previous;
+  if (previous && previous !== activeName && previous !== LINKS_ONLY_RELEASE && (await lstat(path.join(paths.releases, previous)).catch(() => null))?.isDirectory()) return previous;
   let best: { name: string; at: number } | null = null;
   for (const name of await readdir(paths.releases).catch(() => [] as string[])) {
-    if (name.startsWith('.') || name === activeName) continue;
+    if (name.startsWith('.') || name === activeName || name === LINKS_ONLY_RELEASE) continue;
     const marker = await readMarkerIn(path.join(paths.releases, name));
     const at = marker?.installed_at_unix ?? 0;
     if (!best || at > best.at) best = { name, at };

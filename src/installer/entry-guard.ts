@@ -11,6 +11,14 @@ export function hostile(code: string, entry: string, why: string): PackageError 
   return new PackageError(code, `archive entry ${JSON.stringify(entry)} ${why}`, { hint: HINT, details: { entry } });
 }
 
+/** Linux NAME_MAX: longer path components fail with ENAMETOOLONG at write time. */
+export const MAX_NAME_BYTES = 255;
+/**
+ * Linux PATH_MAX is 4096 for the whole absolute path; the staging and release
+ * directories take some of it, so an entry gets what a deep install root leaves.
+ */
+export const MAX_PATH_BYTES = 3072;
+
 /** Normalise an entry name to a relative POSIX path, or refuse it. '' means the archive root. */
 export function safeEntryPath(name: string): string {
   if (name.includes('\0')) throw hostile('E_PKG_BAD_PATH', name, 'contains a NUL byte');
@@ -18,7 +26,15 @@ export function safeEntryPath(name: string): string {
   if (unified.startsWith('/') || /^[A-Za-z]:\//.test(unified)) throw hostile('E_PKG_ABSOLUTE_PATH', name, 'has an absolute path');
   const parts = unified.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw hostile('E_PKG_PARENT_PATH', name, "contains '..' (would write outside the install tree)");
-  return parts.join('/');
+  const rel = parts.join('/');
+  if (parts.some((p) => Buffer.byteLength(p) > MAX_NAME_BYTES)) throw hostile('E_PKG_NAME_TOO_LONG', shorten(name), `has a path component longer than ${MAX_NAME_BYTES} bytes, which no Linux filesystem can hold`);
+  if (Buffer.byteLength(rel) > MAX_PATH_BYTES) throw hostile('E_PKG_NAME_TOO_LONG', shorten(name), `is a path longer than ${MAX_PATH_BYTES} bytes, more than the install tree can hold`);
+  return rel;
+}
+
+/** Names in messages stay one readable line: a 4 KiB name is cut in the middle. */
+export function shorten(name: string): string {
+  return name.length <= 160 ? name : `${name.slice(0, 80)}…${name.slice(-60)} (${Buffer.byteLength(name)} bytes)`;
 }
 
 /**

@@ -64,13 +64,21 @@ export async function openZip(file: string): Promise<{ zip: ZipFile; entries: En
 /** Names, encryption, compression methods and entry types, all checked before the first write. Returns the declared uncompressed total. */
 export function preflightZip(entries: Entry[]): number {
   let total = 0;
+  const seen = new Map<string, { name: string; dir: boolean }>();
   for (const entry of entries) {
-    safeEntryPath(entry.fileName);
+    const rel = safeEntryPath(entry.fileName);
     if (entry.isEncrypted()) throw hostile('E_PKG_ENCRYPTED', entry.fileName, 'is encrypted; encrypted zip entries are not supported');
     if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
       throw hostile('E_PKG_CORRUPT', entry.fileName, `uses zip compression method ${entry.compressionMethod}; only stored (0) and deflate (8) are supported`);
     }
-    classify(entry);
+    const { kind } = classify(entry);
+    // Zip tools disagree on which of two same-named entries wins (first, last, or by local
+    // header), so the installed tree would depend on the tool: refuse rather than guess.
+    const earlier = seen.get(rel);
+    if (earlier && !(earlier.dir && kind === 'dir')) {
+      throw hostile('E_PKG_DUPLICATE_ENTRY', entry.fileName, `appears twice in the zip (also as ${JSON.stringify(earlier.name)}); which copy an unzip tool keeps differs between tools`);
+    }
+    seen.set(rel, { name: entry.fileName, dir: kind === 'dir' });
     total += entry.uncompressedSize;
   }
   return total;

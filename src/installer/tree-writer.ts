@@ -7,9 +7,9 @@
  */
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, symlinkSync, unlinkSync, writeSync, chmodSync, fchmodSync } from 'node:fs';
 import path from 'node:path';
-import { PackageError } from '../errors.js';
+import { PackageError, errnoCode } from '../errors.js';
 import { formatBytes } from './limits.js';
-import { checkLinksStayInside, hostile, safeEntryPath } from './entry-guard.js';
+import { checkLinksStayInside, hostile, safeEntryPath, shorten } from './entry-guard.js';
 import { ENV } from '../env.js';
 
 type Kind = 'file' | 'dir' | 'symlink';
@@ -17,6 +17,13 @@ type Kind = 'file' | 'dir' | 'symlink';
 export interface TreeWriterLimits {
   maxBytes: number;
 }
+
+/**
+ * Root runs what is installed: a group- or world-writable library or directory
+ * would let any local user replace it, so 0o755 masks those bits (and setuid,
+ * setgid, sticky). Owner rw keeps the tree removable and upgradable.
+ */
+export const safeMode = (mode: number): number => mode & 0o755;
 
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -32,6 +39,16 @@ export class TreeWriter {
 
   constructor(root: string, private readonly limits: TreeWriterLimits) {
     this.root = root;
+  }
+
+  /** A name the filesystem cannot hold is the archive's fault (65 naming it), not an I/O error. */
+  private guard<T>(name: string, op: () => T): T {
+    try {
+      return op();
+    } catch (error) {
+      if (errnoCode(error) === 'ENAMETOOLONG') throw hostile('E_PKG_NAME_TOO_LONG', shorten(name), 'has a name (or link target) longer than the filesystem allows under the install root');
+      throw error;
+    }
   }
 
   private abs(rel: string): string {
@@ -64,6 +81,10 @@ export class TreeWriter {
   }
 
   dir(name: string, mode: number): void {
+    this.guard(name, () => this.dirUnguarded(name, mode));
+  }
+
+  private dirUnguarded(name: string, mode: number): void {
     const rel = safeEntryPath(name);
     this.entries++;
     if (rel === '') return;
@@ -74,16 +95,19 @@ export class TreeWriter {
       mkdirSync(this.abs(rel), { mode: 0o755 });
       this.kinds.set(rel, 'dir');
     }
-    this.dirModes.set(rel, (mode & 0o777) | 0o700);
+    this.dirModes.set(rel, safeMode(mode) | 0o700);
   }
 
   beginFile(name: string, mode: number): void {
+    this.guard(name, () => this.beginFileUnguarded(name, mode));
+  }
+
+  private beginFileUnguarded(name: string, mode: number): void {
     const rel = safeEntryPath(name);
     if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a file without a name');
     this.ensureParents(rel, name);
     this.replace(rel, name);
-    // 0o777 drops setuid, setgid and sticky; owner rw keeps the tree removable and upgradable.
-    this.fd = openSync(this.abs(rel), OPEN_FLAGS, (mode & 0o777) | 0o600);
+    this.fd = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
     this.kinds.set(rel, 'file');
     this.current = name;
     this.entries++;
@@ -107,13 +131,17 @@ export class TreeWriter {
     this.fd = null;
     try {
       // the umask may have removed bits the archive asked for
-      fchmodSync(fd, (mode & 0o777) | 0o600);
+      fchmodSync(fd, safeMode(mode) | 0o600);
     } finally {
       closeSync(fd);
     }
   }
 
   symlink(name: string, target: string): void {
+    this.guard(name, () => this.symlinkUnguarded(name, target));
+  }
+
+  private symlinkUnguarded(name: string, target: string): void {
     const rel = safeEntryPath(name);
     if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a symlink without a name');
     if (target === '' || target.includes('\0')) throw hostile('E_PKG_BAD_LINK', name, 'is a symlink with an empty or invalid target');
@@ -127,6 +155,10 @@ export class TreeWriter {
   }
 
   hardlink(name: string, target: string): void {
+    this.guard(name, () => this.hardlinkUnguarded(name, target));
+  }
+
+  private hardlinkUnguarded(name: string, target: string): void {
     const rel = safeEntryPath(name);
     let to: string;
     try {

@@ -10,6 +10,7 @@ import { findOnPath } from '../find-on-path.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { RoutedInstance } from './core.js';
 import { nvidiaSmiProbe, type GpuProbe } from './gpu.js';
+import { registerProtocolRoutes, type ProtocolListener } from './protocols/register.js';
 import { createRouter, type Router } from './router.js';
 
 export interface RouterHostOptions {
@@ -28,6 +29,7 @@ export interface RouterHost {
 
 export function createRouterHost(options: RouterHostOptions): RouterHost {
   let router: Router | null = null;
+  let ollamaListener: ProtocolListener | undefined;
   let key = '';
   // A reload being applied while the daemon stops must not start a router after close.
   let closed = false;
@@ -45,6 +47,8 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       const next = settings ? JSON.stringify({ settings, instances }) : '';
       if (next === key) return;
       if (router) {
+        await ollamaListener?.close();
+        ollamaListener = undefined;
         await router.close();
         router = null;
       }
@@ -52,20 +56,28 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       if (!settings) return;
       const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu });
       if (closed) return void (await created.close());
+      // Ollama's API and llama.cpp's router-mode endpoints, on the same route table (and queue).
+      const mount = registerProtocolRoutes(created, settings, options.log, apiKeys);
       try {
         await created.start();
+        await mount.ollamaListener?.start();
       } catch (error) {
+        await mount.ollamaListener?.close();
         await created.close();
         throw error;
       }
       router = created;
+      ollamaListener = mount.ollamaListener;
       key = next;
     },
     async close() {
       closed = true;
       const closing = router;
+      const closingOllama = ollamaListener;
       router = null;
+      ollamaListener = undefined;
       key = '';
+      await closingOllama?.close();
       await closing?.close();
     },
   };

@@ -130,6 +130,10 @@ export interface RouterSettings {
   /** 0 = off; waiting streams get SSE comment lines this often. */
   loadingHeartbeatMs: number;
   groups: Record<string, { maxRunning: number }>;
+  /** Ollama's API on the router's port (default true when the router is on). */
+  ollama: boolean;
+  /** A second listener for clients with Ollama's port hard-coded (`ollama_listen`); undefined = none. */
+  ollamaListen: { host: string; port: number } | undefined;
 }
 
 /** Per-instance `control` keys. */

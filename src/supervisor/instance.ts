@@ -43,6 +43,8 @@ export class Instance {
   #pid: number | null = null;
   #readyAt: number | null = null;
   #lastExit: ExitInfo | null = null;
+  /** ring.pushed when the current run was spawned. */
+  #runFirstLine = 0;
   #lastProbe: ProbeInfo | null = null;
   #run: { ctl: AbortController; done: Promise<void>; immediate: boolean } | null = null;
   /** Ends the current backoff wait early (a manual start). */
@@ -248,6 +250,8 @@ export class Instance {
   #spawn(): { pid: number | undefined; exited: Promise<Exited> } {
     const { deps } = this.ctx;
     const spec = this.spec;
+    // The ring holds earlier runs too: an exit is classified from this run's lines only.
+    this.#runFirstLine = this.output.ring.pushed;
     const child = spawnGroup(deps, spec, childEnv(this.ctx.baseEnv, spec));
     const exited = watchExit(child, this.output, spec.executable, deps.sleep);
     if (child.pid !== undefined) {
@@ -351,7 +355,7 @@ export class Instance {
   }
 
   #exitInfo(exit: Exited, cls: FailureClass | null | undefined): ExitInfo {
-    const lastLines = this.output.ring.last(LAST_LINES);
+    const lastLines = this.output.ring.last(Math.min(LAST_LINES, this.output.ring.pushed - this.#runFirstLine));
     return {
       code: exit.code,
       signal: exit.signal,

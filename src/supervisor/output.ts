@@ -54,12 +54,14 @@ export class LineSplitter {
 export class RingBuffer {
   #items: string[] = [];
   #next = 0;
+  #pushed = 0;
 
   constructor(readonly capacity: number) {
     if (capacity < 1) throw new RangeError(`ring buffer capacity must be ≥ 1, got ${capacity}`);
   }
 
   push(item: string): void {
+    this.#pushed++;
     if (this.#items.length < this.capacity) {
       this.#items.push(item);
       return;
@@ -77,5 +79,10 @@ export class RingBuffer {
 
   get size(): number {
     return this.#items.length;
+  }
+
+  /** Items pushed since creation (not capped): marks where a run's own lines begin. */
+  get pushed(): number {
+    return this.#pushed;
   }
 }

@@ -140,5 +140,11 @@ describe('compose files', () => {
     expect(url.hostname).toBe('infer-dev');
     expect((service.ports as string[]).map((p) => p.split(':').at(-1))).toContain(url.port);
     expect(url.pathname).toBe('/v1');
+    // the shell-based image's overlays named the model the client asks for LLAMACPP__MODEL_NAME;
+    // it must be an alias an instance behind that port answers to
+    const config = parseToml(read(path.join(COMPOSE_DIR, 'config/instances.toml'))) as { instance: Record<string, { server?: { port?: number; alias?: string } }> };
+    const onPort = Object.values(config.instance).find((i) => String(i.server?.port) === url.port);
+    expect(onPort?.server?.alias, `the alias of the instance on port ${url.port}`).toBe(app.environment.LLAMACPP__MODEL_NAME);
+    expect(app.environment.OPENAI_API_BASE_URL).toBe(app.environment.LLAMACPP__BASE_URL);
   });
 });

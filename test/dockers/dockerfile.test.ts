@@ -79,6 +79,8 @@ describe('dockers/infer-dev/Dockerfile', () => {
     const runs = runtime.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
     expect(runs).toContain('ln -s /opt/infer-entry/dist/src/main.js /usr/local/bin/infer-entry');
     expect(runs).toContain('ln -s /soft/app/shims/check-and-run-llama-cpp.sh /usr/local/bin/check-and-run');
+    // the shell-based image's entrypoint path, for `--entrypoint /entrypoint.sh` written for it
+    expect(runs).toContain('ln -s /soft/app/shims/infer-dev-entry.sh /entrypoint.sh');
     const copy = runtime.find((i) => i.keyword === 'COPY' && i.args.includes(path.relative(REPO, SHIMS_DIR)));
     expect(copy?.args).toMatch(/--chmod=0?755 .*\/soft\/app\/shims\/$/);
     expect(readdirSync(SHIMS_DIR).filter((f) => f.endsWith('.sh')).sort()).toEqual([...SHIMS].sort());
@@ -101,6 +103,22 @@ describe('dockers/infer-dev/Dockerfile', () => {
     expect(all.some((i) => i.keyword === 'ARG' && i.args === 'RUN_AS=root')).toBe(true);
     expect(only(runtime, 'USER').args).toBe('${RUN_AS}');
     expect(runtime.some((i) => i.keyword === 'RUN' && /useradd .*\binfer\b/.test(i.args) && /chown -R infer:infer \/soft\/app/.test(i.args))).toBe(true);
+  });
+
+  it('fails the build at a failed npm install, takes the CA and .npmrc only as build secrets, cleans apt in its layer', () => {
+    const install = all.find((i) => i.keyword === 'RUN' && /\bnpm install\b/.test(i.args))!;
+    expect(install.args).toMatch(/npm install [^&]*&& npm ls\b/);
+    expect(install.args).toContain('--mount=type=secret,id=ca');
+    expect(install.args).toContain('--mount=type=secret,id=npmrc');
+    expect(all.filter((i) => /secrets\/|\.npmrc|NODE_EXTRA_CA_CERTS/.test(i.args)).map((i) => i.keyword)).toEqual(['RUN']);
+    const apt = runtime.find((i) => i.keyword === 'RUN' && /apt-get install/.test(i.args))!;
+    expect(apt.args).toMatch(/apt-get install[^]*&& apt-get clean[^]*rm -rf \/var\/lib\/apt\/lists/);
+  });
+
+  it('keeps the shims root-owned: their directory is made after the chown of /soft/app', () => {
+    const run = runtime.find((i) => i.keyword === 'RUN' && /chown -R infer:infer \/soft\/app/.test(i.args))!.args;
+    expect(run.indexOf('mkdir -m 0755 /soft/app/shims')).toBeGreaterThan(run.indexOf('chown -R infer:infer /soft/app'));
+    expect(runtime.find((i) => i.keyword === 'COPY' && i.args.includes('/soft/app/shims/'))?.args).not.toMatch(/--chown/);
   });
 
   it('bakes in no secrets', () => {

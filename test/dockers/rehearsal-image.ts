@@ -13,7 +13,7 @@ import { REPO, SHIMS, SHIMS_DIR, type Instruction } from './support.js';
 
 /** A container path → where it lives in the rehearsal. */
 export function mapper(fsRoot: string): (text: string) => string {
-  const prefixes = ['/opt/infer-entry', '/usr/local/bin', '/soft/app', '/models', '/config', '/pkg'];
+  const prefixes = ['/opt/infer-entry', '/usr/local/bin', '/soft/app', '/models', '/config', '/pkg', '/entrypoint.sh'];
   return (text) => {
     for (const from of prefixes) text = text.replace(new RegExp(`(^|[\\s="':])${from}(?=/|$|[\\s"'])`, 'g'), `$1${path.join(fsRoot, from)}`);
     return text;
@@ -42,13 +42,24 @@ export interface ImageUser {
 
 /**
  * Lays out the runtime stage under `fsRoot`. With `user`, /soft/app belongs to it as the Dockerfile's
- * `chown -R infer:infer /soft/app` makes it; everything else stays root's and read-only to it.
+ * `chown -R infer:infer /soft/app` makes it (not the shims directory, made after the chown); everything
+ * else stays root's and read-only to it.
  */
 export async function layOutImage(fsRoot: string, runtime: Instruction[], user?: ImageUser): Promise<void> {
   const map = mapper(fsRoot);
   await fs.chmod(fsRoot, 0o755);
   const runs = runtime.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ');
-  for (const m of runs.matchAll(/mkdir -p ((?:\/\S+ ?)+)/g)) for (const dir of m[1]!.trim().split(/\s+/)) await fs.mkdir(map(dir), { recursive: true });
+  // `mkdir [-p] [-m MODE] DIR...` and `chown -R U:G DIR...` in the order the RUN line has them: a
+  // directory made after the chown (the shims') stays root's, as in the image.
+  let chowned = 0;
+  for (const m of runs.matchAll(/mkdir (?:-p |-m [0-7]+ )*((?:\/\S+ ?)+)|chown -R [\w-]+:[\w-]+ ((?:\/\S+ ?)+)/g)) {
+    if (m[1]) for (const dir of m[1].trim().split(/\s+/)) await fs.mkdir(map(dir), { recursive: true });
+    else if (user) {
+      for (const dir of m[2]!.trim().split(/\s+/)) await chownTree(map(dir), user.uid);
+      chowned++;
+    }
+  }
+  if (user && chowned === 0) throw new Error('the Dockerfile gives the non-root user no directory (chown -R): update the rehearsal');
   await fs.mkdir(map('/usr/local/bin'), { recursive: true });
 
   for (const copy of runtime.filter((i) => i.keyword === 'COPY' && i.args.startsWith('--from='))) {
@@ -69,12 +80,6 @@ export async function layOutImage(fsRoot: string, runtime: Instruction[], user?:
   for (const shim of SHIMS) await fs.copyFile(path.join(SHIMS_DIR, shim), path.join(map(shimCopy.args.split(/\s+/).at(-1)!), shim));
   for (const m of runs.matchAll(/ln -s (\S+) (\S+)/g)) await fs.symlink(map(m[1]!), map(m[2]!));
 
-  if (user) {
-    // `chown -R infer:infer DIR...` as the Dockerfile runs it: what the user may write, and nothing else.
-    const chowns = [...runs.matchAll(/chown -R [\w-]+:[\w-]+ ((?:\/\S+ ?)+)/g)].flatMap((m) => m[1]!.trim().split(/\s+/));
-    if (chowns.length === 0) throw new Error('the Dockerfile gives the non-root user no directory (chown -R): update the rehearsal');
-    for (const dir of chowns) await chownTree(map(dir), user.uid);
-  }
 }
 
 async function chownTree(dir: string, uid: number): Promise<void> {

@@ -43,9 +43,10 @@ describe('every format × every accepted layout', () => {
         // the cached copy is kept and equals the source
         expect(await readFile(path.join(t.paths.cache, path.basename(pkg)))).toEqual(await readFile(pkg));
 
-        // convenience links point at the shims (they may dangle here)
+        // convenience links point at the shims, which the install wrote into a root that had none
         expect(await readlink(path.join(t.paths.install, 'get-llama-cpp-pkg.sh'))).toBe(path.join(t.paths.shims, 'install-llama-cpp-pkg.sh'));
         expect(await readlink(path.join(t.paths.install, 'check-and-run-llama-cpp.sh'))).toBe(path.join(t.paths.shims, 'check-and-run-llama-cpp.sh'));
+        for (const link of ['get-llama-cpp-pkg.sh', 'check-and-run-llama-cpp.sh', 'install-llama-cpp-pkg.sh']) expect((await stat(path.join(t.paths.install, link))).isFile(), link).toBe(true);
       });
     }
   }

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
 
   it('a directory is not a config file', async () => {
     const error = await loadConfig(dir, { env: {}, paths: resolvePaths({ INFER_ENTRY_ROOT: dir }) }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'E_CONFIG_NOT_FOUND' });
+    expect(error).toMatchObject({ code: 'E_CONFIG_NOT_FILE', exitCode: ExitCode.NO_INPUT });
     expect((error as Error).message).toContain('is a directory');
   });
 

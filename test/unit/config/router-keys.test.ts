@@ -59,6 +59,8 @@ gpu_ids = "0"
       warmup: true,
       loadingHeartbeatMs: 0,
       groups: { big: { maxRunning: 1 } },
+      ollama: true,
+      ollamaListen: undefined,
     });
     const [a, b] = config.instances;
     expect(a!.enabled).toBe(true);

@@ -139,8 +139,9 @@ describe('infer-entry validate', () => {
     const { code, stdout } = await cli(['validate', '--no-fs-checks', '--print-commands', file]);
     expect(code).toBe(0);
     const root = path.join(dir, 'root');
-    expect(stdout.split('\n').slice(0, 2)).toEqual([
+    expect(stdout.split('\n').slice(0, 3)).toEqual([
       '# a (enabled; probed at http://127.0.0.1:8081/health; log /var/log/llama/llama-server-a.log)',
+      '#   host 127.0.0.1 by default (LLAMA_ARG_HOST not set); port 8081 from the config',
       `env -u LLAMA_SERVER_ROUTER_PORT CUDA_VISIBLE_DEVICES='' LLAMA_API_KEY='[redacted]' LD_LIBRARY_PATH=${root}/llama-cpp/bin ${root}/llama-cpp/bin/llama-server --jinja --model '/models/a b.gguf' --port 8081 --host 127.0.0.1`,
     ]);
     expect(stdout).not.toContain('sk-top-secret-2');

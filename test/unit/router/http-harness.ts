@@ -24,6 +24,8 @@ export function settings(overrides: Partial<RouterSettings> = {}): RouterSetting
     warmup: true,
     loadingHeartbeatMs: 0,
     groups: {},
+    ollama: true,
+    ollamaListen: undefined,
     ...overrides,
   };
 }
