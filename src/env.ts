@@ -8,6 +8,7 @@ export const ENV = {
   GET_PKG_ON_BOOT: 'AUTO_INFER_LLAMA_CPP_GET_PKG_ON_BOOT',
   PKG_PATH: 'AUTO_INFER_LLAMA_CPP_PKG_PATH',
   PKG_MAX_BYTES: 'AUTO_INFER_LLAMA_CPP_PKG_MAX_BYTES',
+  PKG_VERIFY: 'AUTO_INFER_LLAMA_CPP_PKG_VERIFY',
   ON_BOOT: 'AUTO_INFER_LLAMA_CPP_ON_BOOT',
   CONFIG: 'AUTO_INFER_LLAMA_CPP_CONFIG',
   OVERRIDES: 'AUTO_INFER_LLAMA_CPP_OVERRIDES',
@@ -17,6 +18,8 @@ export const ENV = {
   SHIMS_DIR: 'INFER_ENTRY_SHIMS_DIR',
   LOG_LEVEL: 'INFER_ENTRY_LOG_LEVEL',
   LOG_FORMAT: 'INFER_ENTRY_LOG_FORMAT',
+  /** Comma-separated keys the router port requires (Authorization: Bearer KEY). */
+  ROUTER_API_KEYS: 'INFER_ENTRY_ROUTER_API_KEYS',
 } as const;
 
 export type FlagValue = { enabled: boolean; reason: string; warning?: string };

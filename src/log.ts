@@ -2,9 +2,16 @@
  * One pino logger per process. JSON lines when the destination is not a TTY
  * (docker logs, Kubernetes, files), pino-pretty when a person is watching.
  * Every line carries `step` so a boot's log reads as a sequence of steps.
+ *
+ * The file-descriptor destination is asynchronous: lines logged while a write
+ * is in flight are joined into the next write, so a flood of instance output
+ * costs a few large writes instead of one per line. Nothing is lost on the way
+ * out: pino's destination writes what is buffered synchronously on process
+ * 'exit', which also runs after an uncaught exception and after the daemon's
+ * own exit on SIGTERM/SIGINT; only SIGKILL can drop the last few lines.
  */
-import { pino, destination as pinoDestination, stdTimeFunctions, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import { pino, destination as pinoDestination, stdTimeFunctions, symbols, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -102,6 +109,8 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   };
   if (usePretty) {
     const fd = typeof destination === 'number' ? destination : 2;
+    // loaded only when a person is watching: a container's JSON logs never need it
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     const stream = pretty({
       destination: fd,
       sync: true,
@@ -113,7 +122,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     });
     return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
   }
-  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: true }) : destination;
+  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: false, maxWrite: 256 * 1024 }) : destination;
   return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
 }
 
@@ -125,6 +134,35 @@ function announce(log: Logger, warnings: string[] | undefined): Logger {
 function rootWithStep(log: Logger, step: string): Logger {
   (log as Stepped)[STEP] = step;
   return log;
+}
+
+/**
+ * Writes many messages of one child logger as pino lines with a single write to its destination:
+ * the same JSON pino would write for `log[level](msg)` (bindings, step, msg), one timestamp for the
+ * batch. For output floods, where pino's per-call work would dominate.
+ */
+export function batchLogger(log: Logger, level: 'info' | 'debug'): (messages: readonly string[]) => void {
+  const stream = (log as unknown as Record<symbol, DestinationStream | undefined>)[symbols.streamSym];
+  // not a pino logger (a test double): one call per message
+  if (!stream || typeof log.levels?.values?.[level] !== 'number') return (messages) => messages.forEach((m) => log[level](m));
+  const chindings = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? '';
+  const head = `{"level":${log.levels.values[level]},"time":"`;
+  // a logger not made by createLogger carries its step in the bindings already
+  const step = stepOf(log);
+  const tail = `"${chindings}${step === undefined ? '' : `,"step":${JSON.stringify(step)}`},"msg":`;
+  return (messages) => {
+    if (messages.length === 0 || !log.isLevelEnabled(level)) return;
+    const prefix = head + new Date().toISOString() + tail;
+    let text = '';
+    for (const msg of messages) text += `${prefix}${JSON.stringify(msg)}}\n`;
+    stream.write(text);
+  };
+}
+
+/** Bytes the logger's destination holds that are not written yet (0 for a synchronous one). */
+export function pendingLogBytes(log: Logger): number {
+  const stream = (log as unknown as Record<symbol, { _len?: unknown }>)[symbols.streamSym];
+  return typeof stream?._len === 'number' ? stream._len : 0;
 }
 
 /** A logger that drops everything (tests that do not look at logs). */

@@ -15,6 +15,7 @@ import type { Paths } from '../paths.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { ReloadBody } from '../control/api.js';
 import { createDaemonMetrics, type DaemonMetrics, type InstallInfo } from '../control/metrics.js';
+import { createRouterHost } from '../router/router-host.js';
 import { parseStatusAddr, startControlServer, startStatusListener, type Listener } from '../control/server.js';
 import type { ControlDeps } from '../control/routes.js';
 
@@ -86,6 +87,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     return { sha256: marker.sha256, installedAtUnix: marker.installed_at_unix, durationMs: typeof duration === 'number' ? duration : null };
   };
   const metrics = createDaemonMetrics({ supervisor, installInfo });
+  const router = createRouterHost({ supervisor, log, env });
 
   let closing: Promise<void> | undefined;
   // Abandons a config still being loaded when the daemon stops: nothing would apply it.
@@ -115,7 +117,10 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }
     if (closing) throw stoppingError();
     for (const w of argWarnings(config.instances)) withStep(log, 'config').warn({ instance: w.instance, variable: w.variable }, w.message);
-    const result = await supervisor.reload(transform ? transform(config) : config);
+    const applied = transform ? transform(config) : config;
+    const result = await supervisor.reload(applied);
+    // The instances are served either way; a router that cannot listen is logged, not fatal.
+    await router.apply(applied).catch((error: unknown) => log.error({ step: 'router', err: error }, `router not started: ${(error as Error).message}`));
     current = target;
     configUnserved = null;
     return { file: target, result };
@@ -184,6 +189,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         try {
           // A reload still loading its file sees `closing` and applies nothing; one being applied is
           // waited for by stopAll, which then stops what it started.
+          // Waiting requests are answered 503 before their instances go away.
+          await router.close();
           await supervisor.stopAll(closeOptions.immediate ? { immediate: true } : {});
         } finally {
           metrics.close();

@@ -1,33 +1,38 @@
-/** `infer-entry install [--pkg PATH] [--force] [--json]`: install a llama.cpp archive now. */
+/** `infer-entry install [--pkg PATH] [--force] [--verify] [--json]`: install a llama.cpp archive now. */
 import type { Command } from './command.js';
 import { UsageError } from '../errors.js';
-import { ENV } from '../env.js';
+import { ENV, readFlagLogged } from '../env.js';
 import { installPackage } from '../installer/index.js';
 
 export const command: Command = {
   name: 'install',
   summary: 'install a llama.cpp package archive into $INFER_ENTRY_ROOT/llama-cpp',
-  help: `Usage: infer-entry install [--pkg PATH] [--force] [--json]
+  help: `Usage: infer-entry install [--pkg PATH] [--force] [--verify] [--json]
 
 Install a prebuilt llama.cpp archive (.tar, .tar.gz/.tgz, .zip) into
 $INFER_ENTRY_ROOT/llama-cpp (default /soft/app/llama-cpp): copy it to the cache
 while hashing it, extract and validate it in a staging directory, run
 bin/llama-server --version, then switch the llama-cpp link atomically. The
 previous release is kept for 'infer-entry rollback'. Installing an archive whose
-sha256 is already installed and intact does nothing.
+sha256 is already installed and intact does nothing; an archive whose device,
+inode, size, mtime and ctime are unchanged since it was hashed is not even read
+(--verify reads and hashes it anyway).
 
 Options:
   --pkg PATH   the archive (default: $${ENV.PKG_PATH})
   --force      reinstall even if the same archive is installed and intact
+  --verify     hash the whole archive even if it looks unchanged since it was hashed
   --json       print the outcome as one JSON object on stdout
 
 Environment:
   ${ENV.PKG_PATH}       archive path when --pkg is not given
+  ${ENV.PKG_VERIFY}     1/true: the same as --verify
   ${ENV.PKG_MAX_BYTES}  stop extracting beyond this many bytes (default 32G; K/M/G/T suffixes)
   INFER_ENTRY_ROOT                    install root (default /soft/app)`,
   options: {
     pkg: { type: 'string' },
     force: { type: 'boolean' },
+    verify: { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -35,7 +40,8 @@ Environment:
     if (!pkgPath || pkgPath.trim() === '') {
       throw new UsageError(`no package given: pass --pkg PATH or set ${ENV.PKG_PATH}`);
     }
-    const outcome = await installPackage({ pkgPath, paths: ctx.paths, log: ctx.log, force: ctx.values.force === true, env: ctx.env });
+    const verify = ctx.values.verify === true || readFlagLogged(ENV.PKG_VERIFY, ctx.log, ctx.env).enabled;
+    const outcome = await installPackage({ pkgPath, paths: ctx.paths, log: ctx.log, force: ctx.values.force === true, verify, env: ctx.env });
     if (ctx.values.json === true) {
       ctx.stdout.write(`${JSON.stringify(outcome)}\n`);
     } else {

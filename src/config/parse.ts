@@ -12,6 +12,7 @@ import { buildInstance } from './build-instance.js';
 import { deepMergeOverrides, isPlainObject, mergeControl, mergeServer, type Plain } from './merge.js';
 import { configSchema, type ConfigInput, type MasterInput, type ServerInput } from './schema.js';
 import { DEFAULT_ENABLED } from './defaults.js';
+import { checkRouting, routerSettingsOf, routingOf } from './routing.js';
 import { checkPorts } from './semantic.js';
 import { MAX_CONFIG_BYTES } from './read-config-file.js';
 import { MAX_DEPTH, checkStructure, type StructureProblem } from './structure-limits.js';
@@ -123,6 +124,8 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   const specs: InstanceSpec[] = [];
   const fileTargets: InstanceSpec[] = [];
   const semantic: DraftProblem[] = [];
+  const routerSettings = routerSettingsOf(merged.router);
+  const router = routerSettings?.enable ? routerSettings : undefined;
   if (typed !== undefined) {
     const executable = resolveExecutable(typed.master ?? {}, o.env, o.paths, exists);
     const libraryDirs = libraryDirsOf(executable, o.paths, exists);
@@ -131,10 +134,12 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
     for (const [name, table] of Object.entries(own)) {
       const { server: typedOwnServer = {}, control: ownControl = {}, env: instanceEnv = {} } = table;
       const ownServer = inFileOrder(typedOwnServer, merged, ['instance', name, 'server']);
+      const control = mergeControl(sharedControl, ownControl);
+      const server = mergeServer(sharedServer, ownServer);
       const built = buildInstance({
         name,
-        control: mergeControl(sharedControl, ownControl),
-        server: mergeServer(sharedServer, ownServer),
+        control,
+        server,
         serverKeyPath: (key) => (key in ownServer || !(key in sharedServer) ? ['instance', name, 'server', key] : ['instance', 'server', key]),
         executable,
         libraryDirs,
@@ -146,8 +151,17 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
         fileTargets.push(built.spec);
         continue;
       }
+      if (router) {
+        built.spec.routing = routingOf(control, server, router.maxQueue);
+        // Started by the first request (or `infer-entry start`), never at boot or by a reload.
+        if (built.spec.routing.onDemand) built.spec.enabled = false;
+      }
       specs.push(built.spec);
       semantic.push(...built.problems);
+    }
+    if (router) {
+      const routed = specs.flatMap((spec) => (spec.routing ? [{ name: spec.name, control: spec.routing }] : []));
+      semantic.push(...checkRouting(routed, router).map((p) => ({ ...p, kind: 'semantic' as const, subject: 'setting' as const })));
     }
     const portPath = (name: string) => {
       const own = ['instance', name, 'server', 'port'];
@@ -161,7 +175,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
     return { config: null, problems: sortProblems(problems), partial: [...specs, ...fileTargets] };
   }
   return {
-    config: { file: fileName, enable: typed?.master?.enable ?? DEFAULT_ENABLED, instances: specs },
+    config: { file: fileName, enable: typed?.master?.enable ?? DEFAULT_ENABLED, instances: specs, ...(router ? { router } : {}) },
     problems: [],
   };
 }

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
 import { DEFAULT_ENABLED, DEFAULT_GPU_IDS, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
+import { routerSchema, routingControlShape } from './routing.js';
 
 const durationHelp = 'a duration like "30s", "10m", "1h", "500ms", or an integer number of seconds';
 
@@ -130,6 +131,7 @@ export const controlSchema = z
       .optional()
       .meta({ description: 'Consecutive failed liveness probes before the instance is restarted.', default: D.health_failure_threshold }),
     stop_grace_period: duration('Time between SIGTERM and SIGKILL when stopping', D.stop_grace_period),
+    ...routingControlShape,
   })
   .meta({ description: 'Launcher and supervision settings. [instance.control] sets defaults; [instance.NAME.control] overrides them per key.' });
 
@@ -236,6 +238,7 @@ export const configSchema = z
   .strictObject({
     master: masterSchema.optional(),
     instance: instancesSchema.optional(),
+    router: routerSchema.optional(),
   })
   .meta({
     title: 'infer-entry llama.cpp instance config',
@@ -254,6 +257,7 @@ export const KNOWN_KEYS = {
   control: Object.keys(controlSchema.shape),
   server: Object.keys(serverSchema.shape),
   instance: Object.keys(instanceSchema.shape),
+  router: Object.keys(routerSchema.shape),
 } as const;
 
 /** The JSON Schema `infer-entry schema` prints (draft-07: what Taplo understands best). */

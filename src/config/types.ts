@@ -3,6 +3,7 @@
  * (argv built, env built, defaults applied, durations in milliseconds).
  * The supervisor never sees TOML; the config module never spawns.
  */
+import type { InstanceControl, RouterSettings } from '../router/types.js';
 
 import type { ArgOrigin } from './llama-arg-env.js';
 
@@ -76,6 +77,8 @@ export interface InstanceSpec {
   fingerprint: string;
   /** Where the flags infer-entry always passes (--host, --port) got their values: config, LLAMA_ARG_* variable or default. */
   argOrigins?: ArgOrigin[];
+  /** Router keys, only when [router] enable = true (never part of the fingerprint). */
+  routing?: InstanceControl;
 }
 
 export interface LoadedConfig {
@@ -84,4 +87,6 @@ export interface LoadedConfig {
   /** [master].enable; false means launch nothing. */
   enable: boolean;
   instances: InstanceSpec[];
+  /** [router], only when enable = true. */
+  router?: RouterSettings;
 }

@@ -1,9 +1,10 @@
 /**
  * Prometheus metrics of the daemon. Instance gauges are computed from the
  * supervisor's status at scrape time, so they can never drift from `status`;
- * only the probe latency histogram is fed by events.
+ * only the probe latency histogram is fed by events (kept without prom-client,
+ * which is loaded at the first scrape: a daemon nobody scrapes never pays for it).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createProbeHistogram, type ProbeHistogram } from './probe-histogram.js';
 import { INSTANCE_STATES, type InstanceStatus, type SupervisorApi } from '../supervisor/types.js';
 import { VERSION } from '../version.js';
 import { exitStatusForSignal } from '../supervisor/exit-status.js';
@@ -29,7 +30,28 @@ export interface DaemonMetrics {
 
 export const PROBE_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** prom-client's exposition format (Registry.PROMETHEUS_CONTENT_TYPE), known before it is loaded. */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
 export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
+  const probes = createProbeHistogram(
+    'infer_entry_probe_duration_seconds',
+    'Latency of /health probes of each instance, failed probes included.',
+    PROBE_BUCKETS_SECONDS,
+  );
+  const unsubscribe = options.supervisor.onProbe((instance, probe) => probes.observe(instance, probe.ok, probe.latencyMs / 1000));
+  let built: Promise<() => Promise<string>> | null = null;
+  return {
+    contentType: METRICS_CONTENT_TYPE,
+    async render() {
+      built ??= import('prom-client').then((prom) => buildMetrics(prom, options, probes));
+      return (await built)();
+    },
+    close: unsubscribe,
+  };
+}
+
+function buildMetrics({ Counter, Gauge, Registry }: typeof import('prom-client'), options: MetricsOptions, probes: ProbeHistogram): () => Promise<string> {
   const { supervisor } = options;
   const registry = new Registry();
   const p = 'infer_entry_';
@@ -119,16 +141,15 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     },
   });
 
-  const probeLatency = new Histogram({
-    name: `${p}probe_duration_seconds`,
-    help: 'Latency of /health probes of each instance, failed probes included.',
-    labelNames: ['instance', 'ok'],
-    buckets: PROBE_BUCKETS_SECONDS,
-    registers: [registry],
-  });
-  const unsubscribe = supervisor.onProbe((instance, probe) => {
-    probeLatency.observe({ instance, ok: probe.ok ? 'true' : 'false' }, probe.latencyMs / 1000);
-  });
+  // series of instances a reload removed disappear, like the per-instance gauges
+  registry.registerMetric({
+    ...probes,
+    name: 'infer_entry_probe_duration_seconds',
+    get: () => {
+      probes.retain(new Set(supervisor.list().map((s) => s.name)));
+      return probes.get();
+    },
+  } as unknown as Parameters<typeof registry.registerMetric>[0]);
 
   const install = new Gauge({
     name: `${p}install_info`,
@@ -163,12 +184,8 @@ export function createDaemonMetrics(options: MetricsOptions): DaemonMetrics {
     if (info.durationMs !== null) installDuration.set(info.durationMs / 1000);
   }
 
-  return {
-    contentType: registry.contentType,
-    async render() {
-      await refreshInstall();
-      return registry.metrics();
-    },
-    close: unsubscribe,
+  return async () => {
+    await refreshInstall();
+    return registry.metrics();
   };
 }

@@ -1,14 +1,16 @@
 /**
  * Step 2: keep a copy of the archive in $ROOT/cache, hashed in the same pass
- * as the copy. A cached file is trusted only by content: its sha256 is stored
- * in a sidecar together with the file's identity (inode, size, mtime, ctime), so
- * a warm boot reads the source once and the cached copy not at all.
+ * as the copy (and, for tar archives, extracted in that pass too). A cached
+ * file is trusted only by content: its sha256 is stored in a sidecar together
+ * with the cached file's identity and the identity of the package it was hashed
+ * from, so a warm boot reads neither while the package is unchanged.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, realpath, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { CannotCreateError, IoError } from '../errors.js';
+import { CannotCreateError, IoError, isInferEntryError } from '../errors.js';
+import { identityChanges, identityOf, isIdentity, settled, type FileIdentity } from './identity.js';
 import { ensureFreeSpace, writeFailure } from './disk.js';
 import type { SourceInfo } from './source.js';
 import type { FreeBytesProbe } from './types.js';
@@ -21,36 +23,63 @@ export interface CacheResult {
   copied: boolean;
   /** The package the user pointed at IS the cache file: never delete it, whatever happens. */
   isSource: boolean;
+  /** The bytes also went through the `sink` (the package was copied). */
+  fed: boolean;
+  /** The package kept one settled identity while it was read: a second reader in that time saw the same bytes. */
+  stable: boolean;
 }
 
+/**
+ * Beside each cached archive: its sha256, bound to the cached file's identity, and the identity
+ * of the package it was last hashed from. A warm boot whose package still has that identity
+ * (see identity.ts for what that proves) reads neither the package nor the cached copy.
+ */
 interface Sidecar {
   sha256: string;
-  size: number;
-  ino: number;
-  mtimeMs: number;
-  ctimeMs: number;
+  cache: FileIdentity;
+  source?: { path: string; identity: FileIdentity };
 }
 
 export const sidecarPath = (cacheFile: string): string => path.join(path.dirname(cacheFile), `.${path.basename(cacheFile)}.sha256.json`);
 export const isCacheTemp = (name: string): boolean => /\.tmp-\d+-[0-9a-f]+$/.test(name);
 
-async function readSidecar(cacheFile: string): Promise<Sidecar | null> {
+async function readSidecarRaw(cacheFile: string): Promise<Sidecar | null> {
   try {
-    const [raw, st] = await Promise.all([readFile(sidecarPath(cacheFile), 'utf8'), stat(cacheFile)]);
-    const s = JSON.parse(raw) as Sidecar;
-    const same = s.size === st.size && s.ino === st.ino && s.mtimeMs === st.mtimeMs && s.ctimeMs === st.ctimeMs;
-    return same && typeof s.sha256 === 'string' ? s : null;
+    const s = JSON.parse(await readFile(sidecarPath(cacheFile), 'utf8')) as Sidecar;
+    return typeof s.sha256 === 'string' && isIdentity(s.cache) ? s : null;
   } catch {
     return null;
   }
 }
 
-async function writeSidecar(cacheFile: string, sha256: string): Promise<void> {
-  const st = await stat(cacheFile);
-  const body: Sidecar = { sha256, size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+/** The sidecar, when the cached file is still the one it describes. */
+async function readSidecar(cacheFile: string): Promise<Sidecar | null> {
+  const [s, id] = await Promise.all([readSidecarRaw(cacheFile), identityOf(cacheFile).catch(() => null)]);
+  return s && id && identityChanges(s.cache, id).length === 0 ? s : null;
+}
+
+async function writeSidecar(cacheFile: string, sha256: string, source: Sidecar['source']): Promise<void> {
+  const body: Sidecar = { sha256, cache: await identityOf(cacheFile), ...(source ? { source } : {}) };
   const tmp = `${sidecarPath(cacheFile)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, JSON.stringify(body));
   await rename(tmp, sidecarPath(cacheFile));
+}
+
+export type Trusted = { sha256: string; file: string } | { sha256: null; reason: string };
+
+/**
+ * The package's sha256 without reading it: known when the package has exactly the identity it
+ * had when it was last hashed (and that identity had settled). Otherwise why it must be read.
+ */
+export async function trustedDigest(source: SourceInfo, cacheDir: string): Promise<Trusted> {
+  const file = path.join(cacheDir, source.name);
+  const sidecar = await readSidecarRaw(file);
+  if (!sidecar?.source || !isIdentity(sidecar.source.identity)) return { sha256: null, reason: 'no settled identity of the package is recorded' };
+  const real = await realpath(source.path);
+  if (sidecar.source.path !== real) return { sha256: null, reason: `the last hash was of ${sidecar.source.path}` };
+  const changed = identityChanges(sidecar.source.identity, await identityOf(real));
+  if (changed.length > 0) return { sha256: null, reason: `the package's ${changed.join(', ')} changed since it was last hashed` };
+  return { sha256: sidecar.sha256, file };
 }
 
 export async function removeCached(cacheFile: string): Promise<void> {
@@ -60,36 +89,64 @@ export async function removeCached(cacheFile: string): Promise<void> {
 
 type Progress = (done: number, total: number) => void;
 
-/** Read `file` once, hashing it and (when `out` is given) writing every byte to `out`. Reads overlap writes. */
-async function pump(file: string, total: number, out: FileHandle | null, progress: Progress | undefined, signal?: AbortSignal): Promise<string> {
+/** Where the package's bytes also go while it is copied: the extraction, so the package is read once for everything. */
+export interface CopySink {
+  /** false: the sink reads the package itself while it is copied (zip needs its central directory first). */
+  takesBytes?: boolean;
+  /** Resolves when the sink can take more (backpressure); rejects when the sink failed. The chunk is never reused. */
+  write(chunk: Buffer): Promise<void>;
+  /** After the last chunk: resolves when the sink is done with everything. */
+  end(): Promise<void>;
+  /** The copy failed: stop the sink and wait for it. */
+  abort(error: unknown): Promise<void>;
+}
+
+interface Pumped {
+  sha256: string;
+  identity: FileIdentity;
+  /** The package's identity did not change while we read it and had settled before: worth recording. */
+  settled: boolean;
+}
+
+/** Read `file` once, hashing it and (when given) writing every byte to `out` and `sink`. Reads overlap writes. */
+async function pump(file: string, total: number, out: FileHandle | null, progress: Progress | undefined, signal?: AbortSignal, sink?: CopySink, racyMarginMs?: number): Promise<Pumped> {
   const hash = createHash('sha256');
+  const startedAt = Date.now();
+  const before = await identityOf(file);
   const input = await open(file, 'r');
   try {
+    // a sink may hold a chunk after write() resolves (zlib reads it later): it gets fresh buffers
     let bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
     let done = 0;
-    let pendingWrite: Promise<unknown> = Promise.resolve();
+    let pending: Promise<unknown> = Promise.resolve();
     for (let i = 0; ; i++) {
       signal?.throwIfAborted();
-      const buf = bufs[i % 2]!;
+      const buf = sink && sink.takesBytes !== false ? Buffer.allocUnsafe(CHUNK) : bufs[i % 2]!;
       const { bytesRead } = await input.read(buf, 0, CHUNK, null);
-      await pendingWrite;
+      await pending;
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
       hash.update(chunk);
-      if (out) {
-        pendingWrite = out.write(chunk, 0, bytesRead);
+      const writes: Promise<unknown>[] = [];
+      if (out) writes.push(out.write(chunk, 0, bytesRead));
+      if (sink && sink.takesBytes !== false) writes.push(sink.write(chunk));
+      if (writes.length > 0) {
+        pending = writes.length === 1 ? writes[0]! : Promise.all(writes);
         // awaited on the next turn; without a handler now, a failure while we read would be "unhandled"
-        pendingWrite.catch(() => undefined);
+        pending.catch(() => undefined);
       }
       done += bytesRead;
       progress?.(done, total);
     }
     bufs = [];
-    return hash.digest('hex');
+    const after = await identityOf(file);
+    return { sha256: hash.digest('hex'), identity: after, settled: settled(before, after, startedAt, racyMarginMs) };
   } finally {
     await input.close();
   }
 }
+
+const sourceRecord = (real: string, p: Pumped): Sidecar['source'] => (p.settled ? { path: real, identity: p.identity } : undefined);
 
 export async function cacheArchive(o: {
   source: SourceInfo;
@@ -99,6 +156,10 @@ export async function cacheArchive(o: {
   reserve: number;
   signal?: AbortSignal;
   onProgress?: Progress;
+  /** Made only when the package is copied: it then receives every byte of the copy. */
+  sink?: () => Promise<CopySink>;
+  /** Tests: how old the package's timestamps must be for its identity to be recorded. */
+  racyMarginMs?: number;
 }): Promise<CacheResult> {
   const { source, cacheDir, log } = o;
   try {
@@ -111,27 +172,33 @@ export async function cacheArchive(o: {
   const sameFile = await realpath(file).then((p) => p === real, () => false);
   if (sameFile) {
     log.info({ phase: 'cache', cache: file }, 'package is the cached copy itself; hashing it');
-    const sha256 = await pump(source.path, source.size, null, o.onProgress, o.signal);
-    await writeSidecar(file, sha256);
-    return { file, sha256, copied: false, isSource: true };
+    const pumped = await pump(source.path, source.size, null, o.onProgress, o.signal, undefined, o.racyMarginMs);
+    await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
+    return { file, sha256: pumped.sha256, copied: false, isSource: true, fed: false, stable: pumped.settled };
   }
   const known = await readSidecar(file);
-  if (known && known.size === source.size) {
+  if (known && known.cache.size === String(source.size)) {
     log.info({ phase: 'cache', cache: file }, `hashing ${source.name} to compare it with the cached copy`);
-    const sha256 = await pump(source.path, source.size, null, o.onProgress, o.signal);
-    if (sha256 === known.sha256) {
-      log.info({ phase: 'cache', cache: file, sha256 }, 'cached copy has the same size and sha256; not copying');
-      return { file, sha256, copied: false, isSource: false };
+    const pumped = await pump(source.path, source.size, null, o.onProgress, o.signal, undefined, o.racyMarginMs);
+    if (pumped.sha256 === known.sha256) {
+      log.info({ phase: 'cache', cache: file, sha256: pumped.sha256 }, 'cached copy has the same size and sha256; not copying');
+      await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
+      return { file, sha256: pumped.sha256, copied: false, isSource: false, fed: false, stable: pumped.settled };
     }
-    log.info({ phase: 'cache', cache: file, sha256, cachedSha256: known.sha256 }, 'cached copy has the same name but different content; replacing it');
+    log.info({ phase: 'cache', cache: file, sha256: pumped.sha256, cachedSha256: known.sha256 }, 'cached copy has the same name but different content; replacing it');
   }
   await ensureFreeSpace(o.freeBytes, cacheDir, source.size, o.reserve, `cache ${source.name}`);
-  log.info({ phase: 'cache', cache: file, bytes: source.size }, `copying ${source.name} to the cache and hashing it`);
+  log.info({ phase: 'cache', cache: file, bytes: source.size }, `copying ${source.name} to the cache and hashing it${o.sink ? ', extracting it from the same read' : ''}`);
   const tmp = path.join(cacheDir, `.${source.name}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let out: FileHandle | undefined;
+  let sink: CopySink | undefined;
   try {
     out = await open(tmp, 'wx', 0o644);
-    const sha256 = await pump(source.path, source.size, out, o.onProgress, o.signal);
+    sink = await o.sink?.();
+    const pumped = await pump(source.path, source.size, out, o.onProgress, o.signal, sink, o.racyMarginMs);
+    // the extraction finishes (in staging) while the copy is made durable
+    const extracted = sink?.end();
+    extracted?.catch(() => undefined);
     await out.sync();
     await out.close();
     out = undefined;
@@ -139,15 +206,18 @@ export async function cacheArchive(o: {
     if (written !== source.size) {
       throw new IoError('E_PKG_CHANGED', `package ${source.path} changed size while being copied (${source.size} → ${written} bytes)`, { hint: 'wait until the archive is completely written, then retry' });
     }
+    await extracted;
+    sink = undefined;
     await rm(sidecarPath(file), { force: true });
     await rename(tmp, file);
     await fsyncDir(cacheDir);
-    await writeSidecar(file, sha256);
-    return { file, sha256, copied: true, isSource: false };
+    await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
+    return { file, sha256: pumped.sha256, copied: true, isSource: false, fed: o.sink !== undefined, stable: pumped.settled };
   } catch (error) {
+    await sink?.abort(error).catch(() => undefined);
     await out?.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    if (error instanceof IoError || (error as Error).name === 'AbortError') throw error;
+    if (isInferEntryError(error) || (error as Error).name === 'AbortError') throw error;
     throw await writeFailure(error, o.freeBytes, cacheDir, source.size + o.reserve, `cache ${source.name}`);
   }
 }

@@ -5,7 +5,7 @@
  * `..` and absolute paths where we must refuse the archive.
  */
 import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { PackageError } from '../errors.js';
@@ -15,11 +15,28 @@ import type { TreeWriter } from './tree-writer.js';
 const CHUNK = 1024 * 1024;
 
 export interface FeedHooks {
-  /** After every chunk: throw to stop (cancellation, free-space reserve). `streamBytes`: tar bytes parsed so far. */
+  /** After every chunk: throw to stop (cancellation, free-space reserve). `readBytes`: archive bytes consumed; `streamBytes`: tar bytes parsed so far. */
   afterChunk?: (readBytes: number, streamBytes?: number) => Promise<void>;
 }
 
 export async function extractTar(file: string, gzip: boolean, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
+  const source = createReadStream(file, { highWaterMark: CHUNK });
+  try {
+    await extractTarStream({ stream: source, label: file }, gzip, writer, hooks);
+  } finally {
+    source.destroy();
+  }
+}
+
+/** The archive's bytes as they are read (by us, or by the cache copy that reads the package once for everything). */
+export interface TarInput {
+  stream: Readable;
+  /** The archive's name in messages. */
+  label: string;
+}
+
+export async function extractTarStream(input: TarInput, gzip: boolean, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
+  const file = input.label;
   // The ratio guard would refuse honest archives of sparse-ish data; the byte limit is our bomb guard.
   const parser = new Parser({ strict: true, maxDecompressionRatio: Number.POSITIVE_INFINITY, zstd: false, brotli: false });
   let failure: unknown = null;
@@ -89,19 +106,24 @@ export async function extractTar(file: string, gzip: boolean, writer: TreeWriter
     parser.on('close', () => resolve());
   });
 
-  const source = createReadStream(file, { highWaterMark: CHUNK });
+  const source = input.stream;
   const gunzip = gzip ? createGunzip({ chunkSize: 256 * 1024 }) : null;
   const stream = gunzip ?? source;
   if (gunzip) pipeline(source, gunzip, () => undefined);
   let tarBytes = 0;
   try {
-    for await (const chunk of stream) {
-      if (failure) break;
-      tarBytes += (chunk as Buffer).length;
-      if (!parser.write(chunk as Buffer) && !failure) {
-        await Promise.race([new Promise<void>((resolve) => parser.once('drain', resolve)), failed]);
+    for await (const read of stream) {
+      // a stream read may return everything buffered at once (16 MiB from the copy): parse it in
+      // 1 MiB slices, so progress, cancellation and the free-space check keep their pace
+      for (let off = 0; off < (read as Buffer).length && !failure; off += CHUNK) {
+        const chunk = (read as Buffer).subarray(off, off + CHUNK);
+        tarBytes += chunk.length;
+        if (!parser.write(chunk) && !failure) {
+          await Promise.race([new Promise<void>((resolve) => parser.once('drain', resolve)), failed]);
+        }
+        if (hooks.afterChunk && !failure) await hooks.afterChunk(gunzip ? gunzip.bytesWritten : tarBytes, tarBytes).catch(fail);
       }
-      if (hooks.afterChunk && !failure) await hooks.afterChunk(source.bytesRead, tarBytes).catch(fail);
+      if (failure) break;
     }
     if (!failure && tarBytes % 512 !== 0) {
       fail(new PackageError('E_PKG_CORRUPT', `archive ${file} is truncated: its tar data ends in the middle of a 512-byte block (${tarBytes} bytes)`, {

@@ -7,8 +7,7 @@ import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { errnoCode } from '../errors.js';
 import { diskUsage, ensureFreeSpace, noSpaceError, writeFailure } from './disk.js';
-import { extractTar } from './extract-tar.js';
-import { extractZip, openZip, preflightZip } from './extract-zip.js';
+import type { TarInput } from './extract-tar.js';
 import { PackageError } from '../errors.js';
 import { formatBytes } from './limits.js';
 import { ENV } from '../env.js';
@@ -47,6 +46,8 @@ export async function extractArchive(o: {
   log: Logger;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** tar and tar.gz: the archive's bytes as the cache copy reads them, instead of reading `file` again. */
+  stream?: TarInput;
 }): Promise<ExtractResult> {
   const writer = new TreeWriter(o.into, { maxBytes: o.maxBytes });
   let estimate = o.format === 'tar' ? o.size : o.format === 'tar.gz' ? await gzipSizeHint(o.file, o.size) : 0;
@@ -62,7 +63,9 @@ export async function extractArchive(o: {
     if (free < o.reserve) throw noSpaceError(o.spaceDir, Math.max(estimate, writer.bytes) - writer.bytes + o.reserve, free, 'extract the package (stopped to keep the free-space reserve)');
   };
   try {
+    // the readers (and tar, yauzl) are loaded only by a run that extracts, not by every warm boot
     if (o.format === 'zip') {
+      const { extractZip, openZip, preflightZip } = await import('./extract-zip.js');
       const opened = await openZip(o.file);
       try {
         estimate = preflightZip(opened.entries);
@@ -82,7 +85,10 @@ export async function extractArchive(o: {
     } else {
       await checkSpace(o, Math.min(estimate, o.maxBytes));
       o.log.info({ phase: 'extract', format: o.format }, `extracting the ${o.format} archive`);
-      await extractTar(o.file, o.format === "tar.gz", writer, { afterChunk });
+      const { extractTar, extractTarStream } = await import('./extract-tar.js');
+      const gzip = o.format === 'tar.gz';
+      if (o.stream) await extractTarStream(o.stream, gzip, writer, { afterChunk });
+      else await extractTar(o.file, gzip, writer, { afterChunk });
     }
   } catch (error) {
     writer.abort();

@@ -1,21 +1,26 @@
 /**
- * installPackage: the whole install, in this order: validate,
- * cache (hash), idempotency check, extract to staging, normalise, smoke-test,
- * marker + links, atomic activation, prune. Everything before activation
- * happens in a staging directory, so a failure or a SIGKILL leaves the active
- * install untouched; the next run removes what a killed run left.
+ * installPackage: the whole install — validate, idempotency by identity (an
+ * unchanged package is not read), cache + hash (tar and tar.gz extracted into
+ * staging from the same read), idempotency by sha256, extract to staging (zip,
+ * or from the cache), normalise, smoke-test, marker + links, atomic activation,
+ * prune. Everything before activation happens in a staging directory, so a
+ * failure or a SIGKILL leaves the active install untouched; the next run
+ * removes what a killed run left. Activation needs the whole package hashed
+ * and the smoke test passed.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { lstat, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CannotCreateError, PackageError, isInferEntryError } from '../errors.js';
 import { ensureStep } from '../log.js';
 import { VERSION } from '../version.js';
 import { activate, pruneReleases, readActive, removeLeftovers } from './activate.js';
-import { cacheArchive, removeCached } from './cache.js';
+import { cacheArchive, removeCached, trustedDigest, type CopySink } from './cache.js';
 import { writeConvenienceLinks } from './convenience-links.js';
 import { statfsFreeBytes, writeFailure } from './disk.js';
-import { extractArchive } from './extract.js';
+import { extractArchive, type ExtractResult } from './extract.js';
 import { normaliseLayout } from './layout.js';
 import { ensureShims } from './own-shims.js';
 import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
@@ -23,7 +28,6 @@ import { acquireInstallLock } from './lock.js';
 import { buildManifest, firstDifference } from './manifest.js';
 import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
-import { parseVersion, smokeTest } from './smoke-test.js';
 import { inspectSource } from './source.js';
 import { type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
 
@@ -54,59 +58,134 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   let cacheFile: string | null = null;
   try {
     await removeLeftovers(paths, log);
-    const cached = await cacheArchive({ source, cacheDir: paths.cache, log, freeBytes, reserve, signal: o.signal, onProgress: progress && ((d, t) => progress('hash+copy', d, t)) });
-    // a refused package is dropped from the cache, unless the cache file is the user's own archive
-    if (!cached.isSource) cacheFile = cached.file;
-    const done = (status: InstallOutcome['status'], releaseDir: string, entries: number, bytes: number): InstallOutcome => ({
+    const current = await readInstalledMarker(paths);
+    let damaged = false;
+    const alreadyInstalled = async (sha256: string, how: 'identity' | 'sha256'): Promise<InstallOutcome | null> => {
+      if (!current || current.sha256 !== sha256 || damaged) return null;
+      const difference = Array.isArray(current.manifest) ? firstDifference(paths.install, current.manifest) : 'the install has no manifest (made by an older installer)';
+      if (difference !== null) {
+        damaged = true;
+        log.warn({ phase: 'idempotency', difference }, `installed tree is damaged (${difference}); reinstalling from the cache`);
+        return null;
+      }
+      await pruneReleases(paths, log);
+      const active = await readActive(paths);
+      const releaseDir = active?.kind === 'release' ? path.join(paths.releases, active.name) : paths.install;
+      const why = how === 'identity' ? 'unchanged since it was hashed, not re-read' : 'sha256 matches';
+      log.info({ phase: 'idempotency', sha256, release: releaseDir, check: how }, `already installed: ${source.name} (sha256 ${sha256.slice(0, 12)}, ${why}) is active and intact`);
+      return outcome('already-installed', sha256, how, releaseDir, current.entries, current.bytes);
+    };
+    const outcome = (status: InstallOutcome['status'], sha256: string, how: InstallOutcome['archiveCheck'], releaseDir: string, entries: number, bytes: number): InstallOutcome => ({
       status,
-      sha256: cached.sha256,
+      sha256,
       archiveName: source.name,
       format: source.format,
       releaseDir,
       durationMs: Date.now() - started,
       entries,
       bytes,
+      archiveCheck: how,
     });
 
-    const current = await readInstalledMarker(paths);
-    if (current && current.sha256 === cached.sha256 && !o.force) {
-      const difference = Array.isArray(current.manifest) ? await firstDifference(paths.install, current.manifest) : 'the install has no manifest (made by an older installer)';
-      if (difference === null) {
-        await pruneReleases(paths, log);
-        const active = await readActive(paths);
-        const releaseDir = active?.kind === 'release' ? path.join(paths.releases, active.name) : paths.install;
-        log.info({ phase: 'idempotency', sha256: cached.sha256, release: releaseDir }, `already installed: ${source.name} (sha256 ${cached.sha256.slice(0, 12)}) is active and intact`);
-        return done('already-installed', releaseDir, current.entries, current.bytes);
+    // Warm boot: a package with the identity it had when hashed is not read at all (see identity.ts).
+    if (current && !o.force) {
+      if (o.verify) log.info({ phase: 'cache' }, 'verify: hashing the whole package even if it looks unchanged');
+      else {
+        const trusted = await trustedDigest(source, paths.cache);
+        if (trusted.sha256 !== null) {
+          const done = await alreadyInstalled(trusted.sha256, 'identity');
+          if (done) return done;
+        } else log.info({ phase: 'cache', reason: trusted.reason }, `reading ${source.name}: ${trusted.reason}`);
       }
-      log.warn({ phase: 'idempotency', difference }, `installed tree is damaged (${difference}); reinstalling from the cache`);
+    }
+
+    // tar and tar.gz are extracted from the very bytes the copy reads and hashes: one read of the package
+    const newStaging = async (): Promise<string> => {
+      staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
+      // one level at a time: a recursive mkdir on a full disk reports ENOENT instead of ENOSPC
+      await mkdir(staging);
+      await mkdir(path.join(staging, 'x'));
+      return path.join(staging, 'x');
+    };
+    const extractOptions = (into: string) => ({ size: source.size, format: source.format, into, spaceDir: paths.releases, maxBytes, reserve, freeBytes, log, signal: o.signal });
+    let streamed: Promise<ExtractResult> | undefined;
+    const tarSink = async (): Promise<CopySink> => {
+      const pass = new PassThrough({ highWaterMark: 16 * 1024 * 1024 });
+      // one phase on the terminal, at the pace of the extraction (the copy reads ahead of it)
+      const onProgress = progress && ((d: number, t: number) => progress('hash+copy+extract', d, t));
+      const extraction = extractArchive({ ...extractOptions(await newStaging()), file: source.path, onProgress, stream: { stream: pass, label: source.path } });
+      streamed = extraction;
+      const failed = new Promise<never>((_, reject) => extraction.catch(reject));
+      failed.catch(() => undefined);
+      return {
+        write: async (chunk) => {
+          if (pass.write(chunk)) return;
+          const drained = once(pass, 'drain');
+          // left pending when the extraction fails first; abort() then closes the stream
+          drained.catch(() => undefined);
+          await Promise.race([drained, failed]);
+        },
+        end: async () => {
+          pass.end();
+          await extraction;
+        },
+        abort: async () => {
+          // without an error: nobody may be listening for one any more (the extraction stopped)
+          pass.destroy();
+          await extraction.catch(() => undefined);
+        },
+      };
+    };
+    // zip needs its central directory before the first entry: it is extracted from the package
+    // while the copy reads it, and kept only if the package's identity stayed the same meanwhile
+    const zipSink = async (): Promise<CopySink> => {
+      const stop = new AbortController();
+      const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+      const onProgress = progress && ((d: number, t: number) => progress('hash+copy+extract', d, t));
+      const extraction = extractArchive({ ...extractOptions(await newStaging()), signal, file: source.path, onProgress });
+      streamed = extraction;
+      extraction.catch(() => undefined);
+      return {
+        takesBytes: false,
+        write: async () => undefined,
+        end: async () => {
+          await extraction;
+        },
+        abort: async () => {
+          stop.abort();
+          await extraction.catch(() => undefined);
+        },
+      };
+    };
+    const sink = source.format === 'zip' ? zipSink : tarSink;
+    const copyProgress = progress && ((d: number, t: number) => (streamed ? undefined : progress('hash+copy', d, t)));
+    const cached = await cacheArchive({ source, cacheDir: paths.cache, log, freeBytes, reserve, signal: o.signal, sink, racyMarginMs: o.racyMarginMs, onProgress: copyProgress });
+    // a refused package is dropped from the cache, unless the cache file is the user's own archive
+    if (!cached.isSource) cacheFile = cached.file;
+
+    if (!o.force) {
+      const done = await alreadyInstalled(cached.sha256, 'sha256');
+      if (done) return done;
     } else if (current && current.sha256 === cached.sha256) {
       log.info({ phase: 'idempotency' }, '--force: reinstalling the same archive');
     }
 
-    staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const extracted = path.join(staging, 'x');
-    // one level at a time: a recursive mkdir on a full disk reports ENOENT instead of ENOSPC
-    await mkdir(staging);
-    await mkdir(extracted);
-    const result = await extractArchive({
-      file: cached.file,
-      size: source.size,
-      format: source.format,
-      into: extracted,
-      spaceDir: paths.releases,
-      maxBytes,
-      reserve,
-      freeBytes,
-      log,
-      signal: o.signal,
-      onProgress: progress && ((d, t) => progress('extract', d, t)),
-    });
+    let result: ExtractResult;
+    if (cached.fed && streamed && (source.format !== 'zip' || cached.stable)) result = await streamed;
+    else {
+      if (cached.fed) log.info({ phase: 'extract' }, 'the package was modified moments before or while it was read; extracting the cached copy instead');
+      if (staging) await rm(staging, { recursive: true, force: true });
+      result = await extractArchive({ ...extractOptions(await newStaging()), file: cached.file, onProgress: progress && ((d, t) => progress('extract', d, t)) });
+    }
+    const extracted = path.join(staging!, 'x');
     log.info({ phase: 'extract', entries: result.entries, bytes: result.bytes }, `extracted ${result.entries} entries, ${formatBytes(result.bytes)}`);
 
-    const layout = await normaliseLayout(extracted, staging, result.links);
+    const layout = await normaliseLayout(extracted, staging!, result.links);
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
+    // loaded (with its process library) only by a run that installs something, not by every warm boot
+    const { parseVersion, smokeTest } = await import('./smoke-test.js');
     const versionOutput = await smokeTest(layout.tree, env, o.smokeTimeoutMs, o.signal);
     const serverVersion = parseVersion(versionOutput);
     log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
@@ -137,10 +216,10 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
 
     const previous = await activate(paths, release, log);
     log.info({ phase: 'activate', release: releaseDir, previous }, `activated ${paths.install} -> ${path.relative(paths.root, releaseDir)}`);
-    await rm(staging, { recursive: true, force: true });
+    await rm(staging!, { recursive: true, force: true });
     staging = null;
     await pruneReleases(paths, log);
-    return done('installed', releaseDir, result.entries, result.bytes);
+    return outcome('installed', cached.sha256, 'sha256', releaseDir, result.entries, result.bytes);
   } catch (error) {
     // a package we refused is not worth keeping in the cache
     if (error instanceof PackageError && cacheFile) await removeCached(cacheFile).catch(() => undefined);

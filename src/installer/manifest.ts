@@ -1,9 +1,10 @@
 /**
  * The manifest makes "already installed" cheap and honest: every extracted
  * entry with its kind, size, mode, mtime and link target, compared with lstat
- * only (no hashing), so a warm boot costs one hash of the archive plus a
- * directory walk.
+ * only (no hashing), so a warm boot costs a stat of the archive plus one
+ * lstat per entry.
  */
+import { lstatSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { CONVENIENCE_LINKS, MARKER_FILE, type ManifestEntry } from './types.js';
@@ -30,19 +31,19 @@ export async function buildManifest(tree: string): Promise<ManifestEntry[]> {
   return out;
 }
 
-/** The first way the tree differs from the manifest, or null when it is intact. */
-export async function firstDifference(tree: string, manifest: ManifestEntry[]): Promise<string | null> {
+/**
+ * The first way the tree differs from the manifest, or null when it is intact. Synchronous on
+ * purpose: thousands of lstat calls through the thread pool cost ~80 µs each, from the dentry
+ * cache ~3 µs; the whole check blocks the event loop for a few milliseconds.
+ */
+export function firstDifference(tree: string, manifest: ManifestEntry[]): string | null {
   for (const e of manifest) {
     const abs = path.join(tree, e.path);
-    let st;
-    try {
-      st = await lstat(abs);
-    } catch {
-      return `${e.path} is missing`;
-    }
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return `${e.path} is missing`;
     if (e.type === 'symlink') {
       if (!st.isSymbolicLink()) return `${e.path} is no longer a symlink`;
-      const target = await readlink(abs);
+      const target = readlinkSync(abs);
       if (target !== e.target) return `${e.path} points at ${target} instead of ${e.target}`;
     } else if (e.type === 'dir') {
       if (!st.isDirectory()) return `${e.path} is no longer a directory`;

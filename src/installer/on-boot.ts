@@ -20,5 +20,7 @@ export async function installOnBoot(o: { env: NodeJS.ProcessEnv; paths: Paths; l
       hint: `set ${ENV.PKG_PATH} to the mounted llama.cpp archive, or set ${ENV.GET_PKG_ON_BOOT}=0`,
     });
   }
-  return installPackage({ pkgPath, paths: o.paths, log, env: o.env });
+  // an unchanged archive is not re-read on boot; the switch makes boot hash it all the same
+  const verify = readFlagLogged(ENV.PKG_VERIFY, log, o.env).enabled;
+  return installPackage({ pkgPath, paths: o.paths, log, env: o.env, verify });
 }

@@ -50,6 +50,8 @@ export interface InstallOutcome {
   durationMs: number;
   entries: number;
   bytes: number;
+  /** How the package was recognised: its identity was unchanged since it was hashed ('identity', not read), or it was hashed. */
+  archiveCheck: 'identity' | 'sha256';
 }
 
 /** Free-space probe (injectable so tests can simulate a nearly full disk). */
@@ -60,6 +62,8 @@ export interface InstallOptions {
   paths: Paths;
   log: Logger;
   force?: boolean;
+  /** Hash the whole package even when its identity is unchanged since it was last hashed. */
+  verify?: boolean;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   /** Tests: simulate the free space of a filesystem. */
@@ -68,6 +72,8 @@ export interface InstallOptions {
   reserveBytes?: number;
   /** Tests: how long to wait for another installer's lock (default 30 s). */
   lockWaitMs?: number;
+  /** Tests: how old the package's timestamps must be before its identity is trusted (default 2 s). */
+  racyMarginMs?: number;
   /** Tests: smoke-test timeout (default 10 s). */
   smokeTimeoutMs?: number;
   /** Byte progress callback; the CLI passes a TTY renderer. */

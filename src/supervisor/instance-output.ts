@@ -7,7 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { withStep } from '../log.js';
+import { batchLogger, pendingLogBytes, withStep } from '../log.js';
 import { redactText } from '../redact.js';
 import { LineSplitter, RingBuffer } from './output.js';
 
@@ -16,6 +16,8 @@ const HIGH_WATER_BYTES = 16 * 1024 * 1024;
 const LOW_WATER_BYTES = 4 * 1024 * 1024;
 /** Longest stretch of line processing before the event loop gets to read, probe and answer the socket. */
 const SLICE_MS = 10;
+/** Daemon log bytes not yet written (stdout is a slow pipe): past this, lines wait and the child's pipe fills instead. */
+const MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export class InstanceOutput {
@@ -24,16 +26,17 @@ export class InstanceOutput {
   #file: WriteStream | null = null;
   #filePath: string | undefined;
   #fileFailed = false;
-  /** Lines of the current chunk, written to the log file in one call per chunk rather than per line. */
+  /** Lines processed in this slice: one write per sink (log file, daemon log per stream) per slice, not per line. */
   #pending: string[] = [];
+  #logLines: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] };
   /** Per stream: the tail of a cut piece that may be the start of a secret, prepended to the next piece. */
   #carry: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
   lastOutputAt = 0;
   /** Bytes read from the child's pipes, and read but not yet processed: progress while it exits. */
   received = 0;
   backlog = 0;
-  /** Child loggers: their bindings are serialized once, not on every one of possibly millions of lines. */
-  readonly #streams: Record<'stdout' | 'stderr', Logger>;
+  /** Write a batch of lines as the daemon's log events (bindings serialized once, not per line). */
+  readonly #streams: Record<'stdout' | 'stderr', (lines: readonly string[]) => void>;
 
   constructor(
     private readonly name: string,
@@ -48,8 +51,8 @@ export class InstanceOutput {
     // pino's key-path redaction finds nothing there and costs ~1.5 µs of each line (a quarter of it).
     const lines = log.child({}, { redact: [] });
     this.#streams = {
-      stdout: withStep(lines, 'instance', { instance: name, stream: 'stdout' }),
-      stderr: withStep(lines, 'instance', { instance: name, stream: 'stderr' }),
+      stdout: batchLogger(withStep(lines, 'instance', { instance: name, stream: 'stdout' }), level),
+      stderr: batchLogger(withStep(lines, 'instance', { instance: name, stream: 'stderr' }), level),
     };
   }
 
@@ -88,6 +91,11 @@ export class InstanceOutput {
     const processed = new Promise<void>((resolve) => (markProcessed = resolve));
     const pump = () => {
       scheduled = false;
+      if (pendingLogBytes(this.log) > MAX_PENDING_LOG_BYTES && !ended) {
+        scheduled = true;
+        setTimeout(pump, 5);
+        return;
+      }
       const sliceEnd = performance.now() + SLICE_MS;
       while (head < queue.length) {
         const chunk = queue[head]!;
@@ -164,7 +172,7 @@ export class InstanceOutput {
     }
     this.lastOutputAt = this.now();
     this.ring.push(line);
-    this.#streams[which][this.level](line);
+    this.#logLines[which].push(line);
     if (this.#filePath !== undefined && !this.#fileFailed) this.#pending.push(line);
     for (const follower of this.#followers) {
       try {
@@ -176,6 +184,12 @@ export class InstanceOutput {
   }
 
   #flushFile(): void {
+    for (const which of ['stdout', 'stderr'] as const) {
+      if (this.#logLines[which].length === 0) continue;
+      const lines = this.#logLines[which];
+      this.#logLines[which] = [];
+      this.#streams[which](lines);
+    }
     if (this.#pending.length === 0) return;
     const text = `${this.#pending.join('\n')}\n`;
     this.#pending = [];

@@ -89,6 +89,8 @@ describe.each(users)('rehearsal: the image started as compose starts it, as PID 
       { type: 'dir', path: 'bin', mode: 0o755 },
       { type: 'file', path: 'bin/llama-server', content: server, mode: 0o755 },
       { type: 'file', path: `bin/${FAKE_SERVER_NAME}`, content: readFileSync(FAKE_SERVER), mode: 0o644 },
+      // The fake's inference endpoints live in a module beside it.
+      { type: 'file', path: 'bin/fake-llama-api.mjs', content: readFileSync(path.join(path.dirname(FAKE_SERVER), 'fake-llama-api.mjs')), mode: 0o644 },
       { type: 'file', path: 'bin/libllama.so.0', content: 'not really a library\n', mode: 0o644 },
       { type: 'symlink', path: 'bin/libllama.so', target: 'libllama.so.0' },
     ]);

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, readLogSettings, withStep } from '../../../src/log.js';
+import { pino } from 'pino';
+import { batchLogger, createLogger, readLogSettings, withStep } from '../../../src/log.js';
 
 function capture() {
   const lines: string[] = [];
@@ -30,6 +31,41 @@ describe('log lines', () => {
     const log = createLogger({ destination: stream, pretty: false });
     log.info({ api_key: 'sk-very-secret', spec: { api_key: 'sk-nested-secret' } }, 'starting');
     expect(lines.join('\n')).not.toContain('secret');
+  });
+});
+
+describe('batched instance lines', () => {
+  const withoutTime = (line: string) => ({ ...JSON.parse(line), time: undefined });
+
+  it('are the lines pino would write for each message, in one write', async () => {
+    const { lines, stream } = capture();
+    let writes = 0;
+    const counted = new Writable({ write: (c, e, done) => (writes++, stream.write(c, e, done)) });
+    const log = createLogger({ destination: counted, pretty: false, base: { step: 'boot' } });
+    const child = withStep(log, 'instance', { instance: 'a', stream: 'stdout' });
+    const messages = ['plain', 'with "quotes" and \\ and \t tab', 'ünïcödé ✓', ''];
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    for (const m of messages) child.info(m);
+    await tick();
+    const byPino = lines.splice(0);
+    writes = 0;
+    batchLogger(child, 'info')(messages);
+    await tick();
+    expect(writes).toBe(1);
+    expect(lines.map(withoutTime)).toEqual(byPino.map(withoutTime));
+    expect(lines.map((l) => Object.keys(JSON.parse(l)))).toEqual(byPino.map((l) => Object.keys(JSON.parse(l))));
+  });
+
+  it('respect the level, and a logger not made by createLogger keeps one step', () => {
+    const { lines, stream } = capture();
+    const quiet = createLogger({ destination: stream, pretty: false, level: 'warn' });
+    batchLogger(withStep(quiet, 'instance'), 'info')(['dropped']);
+    expect(lines).toEqual([]);
+    const plain = withStep(pino(stream), 'instance', { instance: 'b' });
+    batchLogger(plain, 'info')(['kept']);
+    expect(lines).toHaveLength(1);
+    expect((lines[0]!.match(/"step":/g) ?? []).length).toBe(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'kept', step: 'instance', instance: 'b', level: 30 });
   });
 });
 

@@ -1,0 +1,62 @@
+/**
+ * The router under test, in its own process so its CPU and RSS are measured alone: supervises
+ * one upstream (fake or real llama-server) and serves the router port. Prints `{"port":N}` once
+ * listening. Input: one JSON argument { executable, args, env, port }.
+ */
+import { createHash } from 'node:crypto';
+
+import { silentLogger } from '../src/log.js';
+import { registerProtocolRoutes } from '../src/router/protocols/register.js';
+import { createRouter } from '../src/router/router.js';
+import type { RouterSettings } from '../src/router/types.js';
+import { createSupervisor } from '../src/supervisor/supervisor.js';
+import type { InstanceSpec } from '../src/config/types.js';
+
+const input = JSON.parse(process.argv[2]!) as { executable: string; args: string[]; env: Record<string, string>; port: number; parallel: number };
+const spec: InstanceSpec = {
+  name: 'm',
+  enabled: true,
+  executable: input.executable,
+  args: input.args,
+  env: input.env,
+  envRemove: [],
+  host: '127.0.0.1',
+  probeHost: '127.0.0.1',
+  port: input.port,
+  model: undefined,
+  secrets: [],
+  logFile: undefined,
+  supervision: {
+    restart: 'always',
+    backoff: { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2, resetAfterMs: 60_000 },
+    crashLoop: { maxUnreadyStarts: 5, maxRestarts: 10, windowMs: 600_000 },
+    health: { path: '/health', startupIntervalMs: 200, startupTimeoutMs: 600_000, intervalMs: 10_000, timeoutMs: 5000, failureThreshold: 3 },
+    stopGraceMs: 5000,
+  },
+  fingerprint: createHash('sha256').update(JSON.stringify(input)).digest('hex'),
+};
+const supervisor = createSupervisor({ log: silentLogger() });
+await supervisor.reload({ file: '<bench>', enable: true, instances: [spec] });
+await supervisor.waitSettled(['m']);
+const settings: RouterSettings = { enable: true, host: '127.0.0.1', port: 0, maxQueue: 10_000, queueTimeoutMs: 600_000, swapMaxWaitMs: 30_000, maxBodyBytes: 32 << 20, gpuBudgetMb: {}, warmup: true, loadingHeartbeatMs: 0, groups: {}, ollama: true, ollamaListen: undefined };
+const router = await createRouter({
+  supervisor,
+  instances: [
+    {
+      name: 'm',
+      host: '127.0.0.1',
+      port: input.port,
+      control: { onDemand: false, group: undefined, aliases: [], ttlMs: 0, maxConcurrency: input.parallel, maxQueue: 10_000, pinned: false, vramMb: undefined, serverAlias: undefined, contextSize: undefined, gpus: [], apiKey: undefined },
+    },
+  ],
+  settings,
+  log: silentLogger(),
+});
+// As the daemon mounts them: Ollama's API and llama.cpp's router-mode endpoints (bench/router-protocols.ts).
+registerProtocolRoutes(router, settings, silentLogger());
+const address = await router.start();
+await router.core.load('m');
+process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
+process.on('SIGTERM', () => {
+  void router.close().then(() => supervisor.stopAll({ immediate: true })).then(() => process.exit(0));
+});

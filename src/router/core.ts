@@ -1,0 +1,253 @@
+/**
+ * The router core behind every protocol: resolves model ids, queues through the scheduler,
+ * forwards through the upstream pools, warms a model before its first request, and retries a
+ * request once when its instance died before answering a byte.
+ */
+import type { Logger } from 'pino';
+
+import type { SupervisorApi } from '../supervisor/types.js';
+import type { Clock } from './clock.js';
+import type { RouterMetrics } from './metrics.js';
+import { Scheduler, type Grant, type SchedulerDeps } from './scheduler.js';
+import { RouterError, type ForwardRequest, type ForwardResult, type InstanceControl, type ModelInfo, type RouterCore, type RouterSettings } from './types.js';
+import { Upstreams, type UpstreamResponse, type UpstreamTarget } from './upstream.js';
+
+export interface RoutedInstance {
+  name: string;
+  host: string;
+  port: number;
+  control: InstanceControl;
+}
+
+export interface CoreOptions {
+  supervisor: SupervisorApi;
+  instances: RoutedInstance[];
+  settings: RouterSettings;
+  clock: Clock;
+  log: Logger;
+  metrics?: RouterMetrics;
+  /** Resolves once the GPUs have room for `name`; absent without a GPU probe. */
+  beforeStart?: SchedulerDeps['beforeStart'];
+}
+
+const WARM_TIMEOUT_MS = 120_000;
+/** How long a failed request waits for the supervisor to notice its instance died. */
+const CRASH_NOTICE_MS = 2000;
+
+export class Core implements RouterCore {
+  readonly scheduler: Scheduler;
+  readonly upstreams = new Upstreams();
+  private readonly byId = new Map<string, RoutedInstance>();
+  private readonly props = new Map<string, unknown>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: CoreOptions) {
+    const { supervisor, instances, settings, clock, metrics } = options;
+    for (const instance of instances) {
+      for (const id of idsOf(instance)) if (!this.byId.has(id)) this.byId.set(id, instance);
+    }
+    this.scheduler = new Scheduler(
+      instances.map((i) => ({
+        name: i.name,
+        group: i.control.group,
+        gpus: i.control.gpus,
+        vramMb: i.control.vramMb,
+        pinned: i.control.pinned,
+        ttlMs: i.control.ttlMs,
+        maxConcurrency: i.control.maxConcurrency,
+        maxQueue: i.control.maxQueue,
+      })),
+      { maxQueue: settings.maxQueue, queueTimeoutMs: settings.queueTimeoutMs, swapMaxWaitMs: settings.swapMaxWaitMs, groups: settings.groups, gpuBudgetMb: settings.gpuBudgetMb },
+      {
+        clock,
+        state: (name) => supervisor.get(name)?.state,
+        start: (name) => supervisor.start(name),
+        stop: (name) => supervisor.stop(name),
+        failureClass: (name) => supervisor.get(name)?.failureClass ?? undefined,
+        warm: (name, signal) => this.warm(name, signal),
+        ...(options.beforeStart ? { beforeStart: options.beforeStart } : {}),
+        observer: {
+          waited: (model, ms) => metrics?.queueWait.observe({ model }, ms / 1000),
+          loaded: (model, ms) => {
+            metrics?.loadTime.observe({ model }, ms / 1000);
+            options.log.info({ step: 'router', instance: model, load_ms: Math.round(ms) }, `${model} is loaded and warm`);
+          },
+          evicted: (model, reason) => {
+            metrics?.evictions.inc({ model, reason });
+            options.log.info({ step: 'router', instance: model, reason }, `unloading ${model} (${reason})`);
+          },
+          rejected: (model, code) => metrics?.rejected.inc({ model, code }),
+          error: (model, step, error) => options.log.warn({ step: 'router', instance: model, phase: step, err: error }, `${step} of ${model} failed`),
+        },
+      },
+    );
+    this.unsubscribe = supervisor.onTransition((event) => {
+      if (event.to === 'stopped' || event.to === 'failed' || event.to === 'backoff') {
+        this.upstreams.forget(event.instance);
+      }
+      this.scheduler.transition(event.instance, event.to);
+    });
+  }
+
+  models(): ModelInfo[] {
+    return [...new Set(this.byId.values())].map((i) => this.info(i));
+  }
+
+  resolve(id: string): ModelInfo | undefined {
+    const instance = this.byId.get(id);
+    return instance ? this.info(instance) : undefined;
+  }
+
+  instanceOf(id: string): RoutedInstance {
+    const instance = this.byId.get(id);
+    if (!instance) throw new RouterError(404, 'model_not_found', `The model '${id}' does not exist; GET /v1/models lists the models this router serves.`);
+    return instance;
+  }
+
+  async forward(request: ForwardRequest): Promise<ForwardResult> {
+    const instance = this.instanceOf(request.model);
+    const started = this.options.clock.now();
+    for (let attempt = 0; ; attempt++) {
+      const grant = await this.scheduler.submit({
+        model: instance.name,
+        client: request.client,
+        signal: request.signal,
+        ...(request.keepAliveMs === undefined ? {} : { keepAliveMs: request.keepAliveMs }),
+      });
+      const pid = this.options.supervisor.get(instance.name)?.pid ?? null;
+      let response: UpstreamResponse;
+      try {
+        response = await this.upstreams.request(this.targetOf(instance), {
+          method: request.method,
+          path: request.path,
+          ...(request.headers ? { headers: request.headers } : {}),
+          ...(request.body ? { body: request.body } : {}),
+          signal: request.signal,
+        });
+      } catch (error) {
+        grant.release();
+        if (request.signal.aborted) {
+          this.options.metrics?.disconnects.inc({ model: instance.name });
+          throw new RouterError(499, 'client_closed', 'The client closed the request.');
+        }
+        if (attempt === 0) {
+          // Died before the first byte: the queue survives the supervisor's restart, so go back to it once.
+          this.options.log.warn({ step: 'router', instance: instance.name, err: error }, `${instance.name} failed before answering; retrying once after its restart`);
+          await this.crashNoticed(instance.name, pid);
+          continue;
+        }
+        throw new RouterError(502, 'upstream_error', `The model '${instance.name}' failed while answering: ${errorText(error)}`);
+      }
+      this.options.metrics?.ttfb.observe({ model: instance.name }, (this.options.clock.now() - started) / 1000);
+      return this.result(instance, grant, response, request.signal);
+    }
+  }
+
+  async load(id: string, signal?: AbortSignal): Promise<ModelInfo> {
+    const instance = this.instanceOf(id);
+    await this.scheduler.load(instance.name, signal);
+    return this.info(instance);
+  }
+
+  async unload(id: string): Promise<ModelInfo> {
+    const instance = this.instanceOf(id);
+    await this.scheduler.unload(instance.name);
+    return this.info(instance);
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    this.scheduler.close();
+    await this.upstreams.close();
+  }
+
+  private info(instance: RoutedInstance): ModelInfo {
+    const snap = this.scheduler.snapshot(instance.name);
+    const props = this.props.get(instance.name) ?? null;
+    const learnedCtx = (props as { default_generation_settings?: { n_ctx?: number } } | null)?.default_generation_settings?.n_ctx;
+    return {
+      id: instance.name,
+      instance: instance.name,
+      ids: idsOf(instance),
+      state: this.options.supervisor.get(instance.name)?.state ?? snap.state,
+      onDemand: instance.control.onDemand,
+      ttlMs: instance.control.ttlMs,
+      expiresAt: snap.expiresAt,
+      contextSize: instance.control.contextSize ?? learnedCtx ?? null,
+      props,
+      port: instance.port,
+      host: instance.host,
+      queued: snap.queued,
+      inFlight: snap.inFlight,
+    };
+  }
+
+  private targetOf(instance: RoutedInstance): UpstreamTarget {
+    return { name: instance.name, host: instance.host, port: instance.port, apiKey: instance.control.apiKey };
+  }
+
+  /** The grant is held until the body ends, errors or is destroyed by the client. */
+  private result(instance: RoutedInstance, grant: Grant, response: UpstreamResponse, signal: AbortSignal): ForwardResult {
+    const release = () => grant.release();
+    response.body.once('end', release);
+    response.body.once('close', release);
+    response.body.once('error', release);
+    signal.addEventListener('abort', () => this.options.metrics?.disconnects.inc({ model: instance.name }), { once: true });
+    return { status: response.status, headers: response.headers, body: response.body, release };
+  }
+
+  /** 1-token request so the first routed request does not pay for cold caches; then learn /props. */
+  private async warm(name: string, signal: AbortSignal): Promise<void> {
+    const instance = [...this.byId.values()].find((i) => i.name === name)!;
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(WARM_TIMEOUT_MS)]);
+    if (this.options.settings.warmup) {
+      const response = await this.upstreams.request(this.targetOf(instance), {
+        method: 'POST',
+        path: '/v1/completions',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ prompt: 'Hi', max_tokens: 1, stream: false })),
+        signal: bounded,
+      });
+      await readAll(response.body);
+    }
+    try {
+      const response = await this.upstreams.request(this.targetOf(instance), { method: 'GET', path: '/props', signal: bounded });
+      const text = await readAll(response.body);
+      if (response.status === 200) this.props.set(name, JSON.parse(text));
+    } catch {
+      // Older servers without /props: the config's ctx_size still answers.
+    }
+  }
+
+  private crashNoticed(name: string, pid: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        off();
+        this.options.clock.clearTimeout(timer);
+        resolve();
+      };
+      const off = this.options.supervisor.onTransition((event) => {
+        if (event.instance === name && event.to !== 'ready') done();
+      });
+      const timer = this.options.clock.setTimeout(done, CRASH_NOTICE_MS);
+      const now = this.options.supervisor.get(name);
+      if (!now || now.state !== 'ready' || now.pid !== pid) done();
+    });
+  }
+}
+
+export function idsOf(instance: RoutedInstance): string[] {
+  const ids = [instance.name, instance.control.serverAlias, ...instance.control.aliases].filter((id): id is string => typeof id === 'string' && id !== '');
+  return [...new Set(ids)];
+}
+
+function errorText(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e?.code ?? e?.message ?? String(error);
+}
+
+async function readAll(body: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}

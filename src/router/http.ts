@@ -1,0 +1,162 @@
+/**
+ * HTTP plumbing shared by every protocol: OpenAI-shaped errors with Retry-After, bounded body
+ * reads, the fairness key, and piping an upstream answer to the client with backpressure.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { RouterError, type ForwardResult } from './types.js';
+
+const TYPE_OF_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  404: 'invalid_request_error',
+  413: 'invalid_request_error',
+  429: 'rate_limit_error',
+};
+
+/** `{"error":{"message","type","param","code"}}`, as OpenAI clients parse it. */
+export function errorBody(error: RouterError): { error: { message: string; type: string; param: string | null; code: string; failure_class?: string } } {
+  return {
+    error: {
+      message: error.message,
+      type: TYPE_OF_STATUS[error.status] ?? 'server_error',
+      param: error.code === 'model_not_found' ? 'model' : null,
+      code: error.code,
+      ...(error.failureClass ? { failure_class: error.failureClass } : {}),
+    },
+  };
+}
+
+export function asRouterError(error: unknown): RouterError {
+  if (error instanceof RouterError) return error;
+  return new RouterError(502, 'upstream_error', `The router could not reach the model: ${(error as Error)?.message ?? String(error)}`);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, error: unknown): void {
+  const e = asRouterError(error);
+  if (e.code === 'client_closed') return void res.destroy();
+  if (res.headersSent && !res.writableEnded) return void res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
+  const headers: Record<string, string> = {};
+  if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);
+  if (e.status === 413) headers.connection = 'close';
+  sendJson(res, e.status, errorBody(e), headers);
+}
+
+/** The whole body, refusing more than `maxBytes` (413) without buffering the excess. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+    // A client that leaves mid-body: nothing to answer, but do not keep the promise alive.
+    req.on('close', () => {
+      if (!req.complete) reject(new RouterError(499, 'client_closed', 'The client closed the request.'));
+    });
+  });
+}
+
+function tooLarge(maxBytes: number): RouterError {
+  return new RouterError(413, 'body_too_large', `The request body is larger than the router's max_body (${maxBytes} bytes); send less, or raise [router] max_body.`);
+}
+
+/** Parse once, only to find `model` (and whether a stream is asked for); the original bytes are what goes upstream. */
+export function modelOf(body: Buffer): string {
+  return requestOf(body).model;
+}
+
+export function requestOf(body: Buffer): { model: string; stream: boolean } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new RouterError(400, 'bad_request', 'The request body is not valid JSON; send a JSON object with a "model" field.');
+  }
+  const model = (parsed as { model?: unknown } | null)?.model;
+  if (typeof model !== 'string' || model === '') throw new RouterError(400, 'bad_request', 'The request body names no "model"; add "model": "<id>" (GET /v1/models lists them).');
+  return { model, stream: (parsed as { stream?: unknown }).stream === true };
+}
+
+/** API key (hashed) when there is one, else X-Client-Id, else the peer address. */
+export function clientOf(req: IncomingMessage): string {
+  const auth = req.headers.authorization;
+  if (auth) return `key:${createHash('sha256').update(auth).digest('hex').slice(0, 16)}`;
+  const id = req.headers['x-client-id'];
+  if (typeof id === 'string' && id !== '') return `id:${id}`;
+  return `addr:${req.socket.remoteAddress ?? '?'}`;
+}
+
+/** Aborts when the client goes away before its answer is complete. */
+export function clientGone(res: ServerResponse): AbortController {
+  const ctl = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ctl.abort();
+  });
+  return ctl;
+}
+
+const RESPONSE_SKIP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'trailer', 'content-encoding']);
+
+/**
+ * Stream an upstream answer. A reader that falls behind pauses the upstream read (pipe);
+ * an upstream that dies mid-stream ends an SSE answer with one error frame and no [DONE].
+ */
+export function pipeResult(res: ServerResponse, result: ForwardResult): void {
+  const sse = String(result.headers['content-type'] ?? '').startsWith('text/event-stream');
+  const body = result.body;
+  if (res.headersSent) {
+    // A loading heartbeat already committed a 200 event stream: an upstream refusal becomes an error frame.
+    if (result.status !== 200 || !sse) {
+      body.resume();
+      result.release();
+      const e = new RouterError(502, 'upstream_error', `The model answered ${result.status} after loading.`);
+      res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
+      return;
+    }
+  } else {
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(result.headers)) if (v !== undefined && !RESPONSE_SKIP.has(k.toLowerCase())) headers[k] = v;
+    headers['x-accel-buffering'] = 'no';
+    res.writeHead(result.status, headers);
+    // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
+    if (sse) res.flushHeaders();
+  }
+  body.pipe(res, { end: false });
+  body.once('end', () => {
+    res.end();
+    result.release();
+  });
+  body.once('error', (error) => {
+    body.unpipe(res);
+    result.release();
+    if (res.destroyed) return;
+    if (sse) {
+      const e = new RouterError(502, 'upstream_error', `The model stopped answering mid-stream: ${(error as Error).message}`);
+      res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
+    } else res.destroy();
+  });
+  res.once('close', () => {
+    if (!body.destroyed) body.destroy();
+    result.release();
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * The daemon's router: started when a loaded config has `[router] enable = true`, replaced when
+ * a reload changes what it routes, closed with the daemon (waiting requests get 503 first).
+ */
+import type { Logger } from 'pino';
+
+import type { LoadedConfig } from '../config/types.js';
+import { ENV } from '../env.js';
+import { findOnPath } from '../find-on-path.js';
+import type { SupervisorApi } from '../supervisor/types.js';
+import type { RoutedInstance } from './core.js';
+import { nvidiaSmiProbe, type GpuProbe } from './gpu.js';
+import { registerProtocolRoutes, type ProtocolListener } from './protocols/register.js';
+import { createRouter, type Router } from './router.js';
+
+export interface RouterHostOptions {
+  supervisor: SupervisorApi;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  /** Default: nvidia-smi when it is on PATH, else none. */
+  gpu?: GpuProbe | null;
+}
+
+export interface RouterHost {
+  apply(config: LoadedConfig): Promise<void>;
+  current(): Router | null;
+  close(): Promise<void>;
+}
+
+export function createRouterHost(options: RouterHostOptions): RouterHost {
+  let router: Router | null = null;
+  let ollamaListener: ProtocolListener | undefined;
+  let key = '';
+  // A reload being applied while the daemon stops must not start a router after close.
+  let closed = false;
+  const gpu = options.gpu === undefined ? defaultProbe(options.env) : (options.gpu ?? undefined);
+  const apiKeys = (options.env[ENV.ROUTER_API_KEYS] ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+
+  return {
+    current: () => router,
+    async apply(config) {
+      if (closed) return;
+      const settings = config.enable && config.router?.enable ? config.router : undefined;
+      const instances: RoutedInstance[] = settings
+        ? config.instances.flatMap((spec) => (spec.routing ? [{ name: spec.name, host: spec.probeHost, port: spec.port, control: spec.routing }] : []))
+        : [];
+      const next = settings ? JSON.stringify({ settings, instances }) : '';
+      if (next === key) return;
+      if (router) {
+        await ollamaListener?.close();
+        ollamaListener = undefined;
+        await router.close();
+        router = null;
+      }
+      key = '';
+      if (!settings) return;
+      const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu });
+      if (closed) return void (await created.close());
+      // Ollama's API and llama.cpp's router-mode endpoints, on the same route table (and queue).
+      const mount = registerProtocolRoutes(created, settings, options.log, apiKeys);
+      try {
+        await created.start();
+        await mount.ollamaListener?.start();
+      } catch (error) {
+        await mount.ollamaListener?.close();
+        await created.close();
+        throw error;
+      }
+      router = created;
+      ollamaListener = mount.ollamaListener;
+      key = next;
+    },
+    async close() {
+      closed = true;
+      const closing = router;
+      const closingOllama = ollamaListener;
+      router = null;
+      ollamaListener = undefined;
+      key = '';
+      await closingOllama?.close();
+      await closing?.close();
+    },
+  };
+}
+
+function defaultProbe(env: NodeJS.ProcessEnv): GpuProbe | undefined {
+  const smi = findOnPath('nvidia-smi', env);
+  return smi ? nvidiaSmiProbe(smi) : undefined;
+}

@@ -1,0 +1,96 @@
+/**
+ * Assembles the router: core (scheduler + upstream pools), the OpenAI routes, metrics and the
+ * listener. Protocol layers add their routes to `routes` before `start`.
+ */
+import type { AddressInfo } from 'node:net';
+
+import type { Logger } from 'pino';
+
+import type { SupervisorApi } from '../supervisor/types.js';
+import { realClock, type Clock } from './clock.js';
+import { Core, type RoutedInstance } from './core.js';
+import { defaultBudgets, waitForVram, type GpuProbe } from './gpu.js';
+import { createRouterMetrics, type RouterMetrics } from './metrics.js';
+import { registerOpenAiRoutes } from './openai-routes.js';
+import { RouteTable } from './routes.js';
+import { createListener, type Listener } from './server.js';
+import type { RouterSettings } from './types.js';
+
+export interface RouterOptions {
+  supervisor: SupervisorApi;
+  instances: RoutedInstance[];
+  settings: RouterSettings;
+  log: Logger;
+  clock?: Clock;
+  /** Keys clients must present; empty = open. */
+  apiKeys?: string[];
+  gpu?: GpuProbe | undefined;
+}
+
+export interface Router {
+  core: Core;
+  routes: RouteTable;
+  metrics: RouterMetrics;
+  listener: Listener;
+  /** Listen on settings.host:port. */
+  start(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+export async function createRouter(options: RouterOptions): Promise<Router> {
+  const clock = options.clock ?? realClock;
+  const log = options.log.child({ step: 'router' });
+  let settings = options.settings;
+  const gpu = options.gpu;
+  if (gpu) {
+    try {
+      settings = { ...settings, gpuBudgetMb: await defaultBudgets(gpu, settings.gpuBudgetMb) };
+    } catch (error) {
+      log.warn({ err: error }, 'nvidia-smi did not answer: GPU budgets come from [router] gpu_budget_mb only');
+    }
+  }
+  // gpu_ids "all" (or unset): every GPU with a budget.
+  const instances = options.instances.map((i) =>
+    i.control.gpus.includes('*') ? { ...i, control: { ...i.control, gpus: Object.keys(settings.gpuBudgetMb) } } : i,
+  );
+  let core: Core | undefined;
+  const metrics = createRouterMetrics(() => (core ? core.models().map((m) => ({ model: m.id, queued: m.queued, inFlight: m.inFlight })) : []));
+  const byName = new Map(instances.map((i) => [i.name, i]));
+  core = new Core({
+    supervisor: options.supervisor,
+    instances,
+    settings,
+    clock,
+    log,
+    metrics,
+    ...(gpu
+      ? {
+          async beforeStart(name: string, signal: AbortSignal) {
+            const control = byName.get(name)?.control;
+            if (!control?.vramMb || control.gpus.length === 0) return;
+            const free = await waitForVram(gpu, clock, control.gpus, control.vramMb, signal);
+            if (!free && !signal.aborted) log.warn({ instance: name }, `starting ${name} although nvidia-smi does not show ${control.vramMb} MiB free yet`);
+          },
+        }
+      : {}),
+  });
+  const routes = new RouteTable();
+  registerOpenAiRoutes(routes, core, { maxBodyBytes: settings.maxBodyBytes, loadingHeartbeatMs: settings.loadingHeartbeatMs, metrics });
+  const listener = createListener({ routes, log, apiKeys: options.apiKeys ?? [] });
+  const ready = core;
+  return {
+    core: ready,
+    routes,
+    metrics,
+    listener,
+    async start() {
+      const address = await listener.listen(settings.host, settings.port);
+      log.info({ host: address.address, port: address.port, models: ready.models().map((m) => m.id) }, `router listening on ${address.address}:${address.port}`);
+      return address;
+    },
+    async close() {
+      await listener.close();
+      await ready.close();
+    },
+  };
+}

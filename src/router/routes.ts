@@ -1,0 +1,50 @@
+/** The route table both listeners dispatch through: method + pattern → handler. */
+import type { Route, RouteHandler, RouteParams } from './types.js';
+
+export class RouteTable {
+  private readonly routes: Array<Route & { parts: string[] }> = [];
+
+  add(method: string, pattern: string, handler: RouteHandler): this {
+    this.routes.push({ method: method.toUpperCase(), pattern, handler, parts: pattern.split('/').filter(Boolean) });
+    return this;
+  }
+
+  list(): Route[] {
+    return this.routes.map(({ method, pattern, handler }) => ({ method, pattern, handler }));
+  }
+
+  /** First route added wins; `path` without the query string. */
+  match(method: string, path: string): { handler: RouteHandler; params: RouteParams } | undefined {
+    const segments = path.split('/').filter(Boolean);
+    for (const route of this.routes) {
+      if (route.method !== '*' && route.method !== method.toUpperCase()) continue;
+      const params = matchParts(route.parts, segments);
+      if (params) return { handler: route.handler, params };
+    }
+    return undefined;
+  }
+}
+
+function matchParts(parts: string[], segments: string[]): RouteParams | undefined {
+  const params: RouteParams = {};
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '*' && i === parts.length - 1) {
+      params['*'] = segments.slice(i).map(decode).join('/');
+      return params;
+    }
+    const segment = segments[i];
+    if (segment === undefined) return undefined;
+    if (part.startsWith(':')) params[part.slice(1)] = decode(segment);
+    else if (part !== segment) return undefined;
+  }
+  return segments.length === parts.length ? params : undefined;
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

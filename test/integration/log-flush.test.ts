@@ -1,0 +1,78 @@
+/**
+ * The daemon's log destination is asynchronous (lines are joined into large writes); these prove
+ * that nothing is lost when the process ends right after a flood: on SIGTERM, and on an uncaught
+ * exception.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REPO, alive, baseEnv, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+
+const LINES = 50_000;
+let root: string;
+let running: Running[] = [];
+
+beforeEach(async () => {
+  root = await makeRoot('ie-flush-');
+});
+afterEach(async () => {
+  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
+  await killAll((await fakePids(root)).filter(alive));
+  running = [];
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+/** Numbers of the `flood N` lines in `text`, checked to be exactly 0..LINES-1 once each, in order. */
+function floodNumbers(lines: string[]): number[] {
+  return lines.flatMap((l) => {
+    const m = /^flood (\d+) x+$/.exec(l);
+    return m ? [Number(m[1])] : [];
+  });
+}
+const everyLine = Array.from({ length: LINES }, (_, i) => i);
+
+describe('nothing logged is lost when the daemon ends', () => {
+  it('SIGTERM right after a child flooded its output: every line is in the daemon log and in the instance log file', async () => {
+    const port = await freePort();
+    const file = await writeConfig(root, [{ name: 'flood', port, server: [`fake_flood_lines = ${LINES}`] }]);
+    // the instance's own log file as well
+    const logFile = path.join(root, 'flood.log');
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace('log_file = ""', `log_file = ${JSON.stringify(logFile)}`));
+    const daemon = startCli(['boot'], baseEnv(root, { INFER_ENTRY_LOG_LEVEL: 'info', AUTO_INFER_LLAMA_CPP_ON_BOOT: '1', AUTO_INFER_LLAMA_CPP_CONFIG: file }));
+    running.push(daemon);
+    // the child has written everything once it says so (on stderr); much of stdout may still be queued in the daemon
+    await waitFor('the flood to be written', () => daemon.output().includes('flood done:'), 30_000);
+    daemon.child.kill('SIGTERM');
+    expect(await exitWithin(daemon, 30_000)).toEqual({ code: 0, signal: null });
+    // 'exit' can come before the last bytes of its stdout are read here
+    if (daemon.child.stdout!.readable) await new Promise((resolve) => daemon.child.stdout!.once('close', resolve));
+
+    const logged = daemon.logs().filter((l) => l.instance === 'flood' && l.stream === 'stdout').map((l) => String(l.msg));
+    expect(floodNumbers(logged)).toEqual(everyLine);
+    const inFile = (await fs.readFile(logFile, 'utf8')).split('\n');
+    expect(floodNumbers(inFile)).toEqual(everyLine);
+  }, 60_000);
+
+  it('an uncaught exception right after a burst of log lines: every line reaches stdout before the process dies', async () => {
+    const script = `
+      import { createLogger, batchLogger, withStep } from ${JSON.stringify(path.join(REPO, 'dist/src/log.js'))};
+      const log = createLogger({ destination: 1, pretty: false, level: 'info' });
+      const out = batchLogger(withStep(log, 'instance', { instance: 'x' }), 'info');
+      const batch = [];
+      for (let i = 0; i < ${LINES}; i++) batch.push('flood ' + i + ' xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
+      for (let i = 0; i < batch.length; i += 1000) out(batch.slice(i, i + 1000));
+      setImmediate(() => { throw new Error('boom'); });
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('boom');
+    const msgs = stdout.split('\n').filter(Boolean).map((l) => String((JSON.parse(l) as { msg: string }).msg));
+    expect(floodNumbers(msgs)).toEqual(everyLine);
+  }, 60_000);
+});

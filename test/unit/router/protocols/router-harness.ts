@@ -1,0 +1,109 @@
+// The real router (core, scheduler, supervisor, listener) over fake llama-server processes, with the
+// protocol routes registered as the daemon registers them.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { silentLogger } from '../../../../src/log.js';
+import { registerProtocolRoutes } from '../../../../src/router/protocols/register.js';
+import { createRouter, type Router } from '../../../../src/router/router.js';
+import type { InstanceControl, RouterSettings } from '../../../../src/router/types.js';
+import { createSupervisor } from '../../../../src/supervisor/supervisor.js';
+import type { SupervisorApi } from '../../../../src/supervisor/types.js';
+import { fakeSpec, freePort } from '../../supervisor/fixtures.js';
+
+export interface HarnessInstance {
+  name: string;
+  control?: Partial<InstanceControl>;
+  env?: Record<string, string>;
+}
+
+export interface Harness {
+  url: string;
+  ollamaUrl: string | undefined;
+  router: Router;
+  supervisor: SupervisorApi;
+  /** How many processes each instance has spawned so far. */
+  spawns(name: string): number;
+  fakeStats(name: string): Promise<{ requests: number; aborted: number; completed: number; paths: string[] }>;
+  close(): Promise<void>;
+}
+
+export function settings(overrides: Partial<RouterSettings> = {}): RouterSettings {
+  return {
+    enable: true,
+    host: '127.0.0.1',
+    port: 0,
+    maxQueue: 256,
+    queueTimeoutMs: 30_000,
+    swapMaxWaitMs: 5_000,
+    maxBodyBytes: 1 << 20,
+    gpuBudgetMb: {},
+    warmup: true,
+    loadingHeartbeatMs: 0,
+    groups: {},
+    ollama: true,
+    ollamaListen: undefined,
+    ...overrides,
+  };
+}
+
+export function control(overrides: Partial<InstanceControl> = {}): InstanceControl {
+  return {
+    onDemand: true,
+    group: undefined,
+    aliases: [],
+    ttlMs: 0,
+    maxConcurrency: 4,
+    maxQueue: 64,
+    pinned: false,
+    vramMb: undefined,
+    serverAlias: undefined,
+    contextSize: 4096,
+    gpus: [],
+    apiKey: undefined,
+    ...overrides,
+  };
+}
+
+export async function startHarness(instances: HarnessInstance[], routerSettings: Partial<RouterSettings> = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'infer-entry-protocols-'));
+  const log = silentLogger();
+  const supervisor = createSupervisor({ log });
+  const routed: Array<{ name: string; host: string; port: number; control: InstanceControl }> = [];
+  const specs = [];
+  for (const instance of instances) {
+    const port = await freePort();
+    const c = control(instance.control);
+    // On-demand instances are configured but not started at boot: the router starts them.
+    specs.push(fakeSpec(instance.name, port, { enabled: !c.onDemand, env: { FAKE_PID_FILE: join(dir, `${instance.name}.pids`), ...instance.env } }));
+    routed.push({ name: instance.name, host: '127.0.0.1', port, control: c });
+  }
+  await supervisor.reload({ file: '<test>', enable: true, instances: specs });
+  const s = settings(routerSettings);
+  const router = await createRouter({ supervisor, instances: routed, settings: s, log });
+  const mount = registerProtocolRoutes(router, s, log);
+  const address = await router.start();
+  const ollama = mount.ollamaListener ? await mount.ollamaListener.start() : undefined;
+  const portOf = (name: string) => routed.find((r) => r.name === name)!.port;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    ollamaUrl: ollama ? `http://127.0.0.1:${ollama.port}` : undefined,
+    router,
+    supervisor,
+    spawns: (name) => {
+      try {
+        return readFileSync(join(dir, `${name}.pids`), 'utf8').trim().split('\n').filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    },
+    fakeStats: async (name) => (await (await fetch(`http://127.0.0.1:${portOf(name)}/fake/stats`)).json()) as Awaited<ReturnType<Harness['fakeStats']>>,
+    close: async () => {
+      await mount.ollamaListener?.close();
+      await router.close();
+      await supervisor.stopAll({ immediate: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
