@@ -2,7 +2,8 @@
  * A daemon reloading a large config keeps answering: the parse and the checks
  * of a reload run off its event loop, so /healthz on the control socket
  * answers while 20 000 instances are being parsed, before the reload is done.
- * Ordering, not timing: the answer must come between "reloading" and "done".
+ * Ordering, not timing: the answer must come between "reloading" and "done";
+ * and SIGTERM in the middle of such a reload stops the daemon without applying it.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -68,3 +69,17 @@ it(`/healthz answers while a reload parses ${INSTANCES} instances, before the re
   running.child.kill('SIGTERM');
   expect((await exitWithin(running)).code).toBe(0);
 }, 180_000);
+
+it(`SIGTERM during a reload of ${INSTANCES} instances stops the daemon with exit 0 without applying it`, async () => {
+  const file = path.join(root, 'instances.toml');
+  await fs.writeFile(file, config(1));
+  daemon = startCli(['boot'], baseEnv(root, { AUTO_INFER_LLAMA_CPP_ON_BOOT: '1', AUTO_INFER_LLAMA_CPP_CONFIG: file, INFER_ENTRY_LOG_LEVEL: 'info' }));
+  const running = daemon;
+  await waitFor('the first config loaded', () => said(running, 'config loaded'), 30_000);
+  await fs.writeFile(file, config(INSTANCES));
+  running.child.kill('SIGHUP');
+  await waitFor('the SIGHUP reload to start', () => said(running, 'reloading the config'), 30_000);
+  running.child.kill('SIGTERM');
+  expect((await exitWithin(running, 60_000)).code).toBe(0);
+  expect(said(running, 'reload done')).toBe(false);
+}, 120_000);
