@@ -22,7 +22,8 @@ import type { ControlDeps } from '../control/routes.js';
 /** The modules the daemon drives, injectable so unit tests run without the real supervisor or installer. */
 export interface DaemonDeps {
   createSupervisor(options: { log: Logger; env: NodeJS.ProcessEnv; outputLevel?: 'info' | 'debug' }): SupervisorApi;
-  loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths }): Promise<LoadedConfig>;
+  /** Off the event loop in the real daemon (a worker thread); `signal` abandons the load when the daemon stops. */
+  loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths; signal?: AbortSignal }): Promise<LoadedConfig>;
   installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
   readInstalledMarker(paths: Paths): Promise<{ sha256: string; installed_at_unix: number; duration_ms?: number } | null>;
   /** Make `llama-cpp/check-and-run-llama-cpp.sh` and its siblings exist and resolve; never throws. */
@@ -89,6 +90,8 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   const router = createRouterHost({ supervisor, log, env });
 
   let closing: Promise<void> | undefined;
+  // Abandons a config still being loaded when the daemon stops: nothing would apply it.
+  const stopLoading = new AbortController();
 
   // SIGHUP, a socket request and boot may reload at once: the supervisor applies one config at a
   // time, and `current` is set after each, so it always names the config that is running.
@@ -103,8 +106,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     }
     let config: LoadedConfig;
     try {
-      config = await deps.loadConfig(target, { env, paths });
+      config = await deps.loadConfig(target, { env, paths, signal: stopLoading.signal });
     } catch (error) {
+      if (stopLoading.signal.aborted) throw stoppingError();
       if (!(error instanceof ConfigInvalidError)) throw error;
       throw new ConfigInvalidError(target, `${target} is invalid (${problemCount(error.problems)}); nothing was changed`, error.problems, {
         hint: "fix the file and run 'infer-entry reload' again",
@@ -180,6 +184,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
         return closing;
       }
       immediateRequested = closeOptions.immediate === true;
+      stopLoading.abort();
       closing = (async () => {
         try {
           // A reload still loading its file sees `closing` and applies nothing; one being applied is

@@ -1,20 +1,21 @@
 /**
  * The real modules behind DaemonDeps (the CLI commands use these; unit tests pass fakes).
- * Loaded on first use: `boot` without a config never pays for zod and the TOML parser.
+ * Loaded on first use: `boot` without a config never pays for zod and the TOML parser. A config
+ * is loaded in a worker thread, so the daemon keeps answering while a large one is parsed.
  */
 import { createSupervisor } from '../supervisor/supervisor.js';
 import type { DaemonDeps } from './daemon.js';
 
-type ConfigModule = typeof import('../config/load.js');
+type ConfigModule = typeof import('../config/load-in-worker.js');
 type InstallerModule = typeof import('../installer/index.js');
 
 export function realDaemonDeps(): DaemonDeps {
   let config: ConfigModule | undefined;
-  const configModule = async () => (config ??= await import('../config/load.js'));
+  const configModule = async () => (config ??= await import('../config/load-in-worker.js'));
   const installer = (): Promise<InstallerModule> => import('../installer/index.js');
   return {
     createSupervisor: (options) => createSupervisor(options),
-    loadConfig: async (file, options) => (await configModule()).loadConfig(file, options),
+    loadConfig: async (file, options) => (await configModule()).loadConfigInWorker(file, options),
     installOnBoot: async (options) => (await installer()).installOnBoot(options),
     readInstalledMarker: async (paths) => (await installer()).readInstalledMarker(paths),
     ensureConvenienceLinks: async (options) => (await installer()).ensureConvenienceLinks(options),

@@ -3,12 +3,11 @@
  * every problem of a config file at once, as `file:line:col key: message`.
  */
 import type { Command } from './command.js';
-import { checkInstanceFiles } from '../config/check-files.js';
+import { fileProblems } from '../config/file-problems.js';
 import { argWarnings, describeOrigin } from '../config/llama-arg-env.js';
 import { loadConfig } from '../config/load.js';
-import { ConfigInvalidError, formatProblem, keyPathString, problemJson, type ConfigProblem } from '../config/problem.js';
+import { ConfigInvalidError, formatProblem, problemJson, type ConfigProblem } from '../config/problem.js';
 import { readConfigFile } from '../config/read-config-file.js';
-import { createTomlLocator } from '../config/toml-locator.js';
 import type { InstanceSpec, LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ExitCode, InferEntryError, UsageError } from '../errors.js';
@@ -70,23 +69,10 @@ export function commandLine(spec: InstanceSpec): string {
   return parts.join(' ');
 }
 
-async function fileProblems(config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<ConfigProblem[]> {
+/** The file checks of a valid config (an invalid one comes with them from the loader). */
+async function validConfigFileProblems(config: LoadedConfig, env: NodeJS.ProcessEnv): Promise<ConfigProblem[]> {
   const text = (await readConfigFile(config.file).catch(() => undefined))?.text ?? '';
-  const locator = createTomlLocator(text);
-  const seen = new Set<string>();
-  const problems: ConfigProblem[] = [];
-  for (const spec of config.instances) {
-    for (const p of await checkInstanceFiles(spec, { file: config.file, create: false, env })) {
-      // The executable is shared: say so once, not once per instance.
-      const id = `${keyPathString(p.path)}\0${p.message}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      // The value may come from the shared table: point at the key the user actually wrote.
-      const at = locator.exact(p.path) ?? (p.sharedPath ? locator.exact(p.sharedPath) : undefined) ?? locator.locate(p.path);
-      problems.push({ ...p, line: at?.line, column: at?.column });
-    }
-  }
-  return problems;
+  return fileProblems({ file: config.file, text, instances: config.instances, env });
 }
 
 export const command: Command = {
@@ -131,10 +117,9 @@ Keys, defaults and examples: docs/config.md.`,
       config = await loadConfig(file, { env: ctx.env, paths: ctx.paths, fsChecks });
     } catch (error) {
       if (error instanceof ConfigInvalidError) {
-        // Every problem at once: the file checks of the instances that are otherwise fine too.
+        // Every problem at once: the loader adds the file checks of every instance (unless --no-fs-checks).
         const target = error.file;
-        const fileChecks = fsChecks ? await fileProblems({ file: target, enable: true, instances: error.partial }, ctx.env) : [];
-        const all = [...error.problems, ...fileChecks];
+        const all = error.problems;
         if (json) {
           write(`${JSON.stringify({ file: target, valid: false, problems: all.map(problemJson) })}\n`);
         } else {
@@ -151,7 +136,7 @@ Keys, defaults and examples: docs/config.md.`,
     }
 
     for (const w of argWarnings(config.instances)) ctx.log.warn({ instance: w.instance, variable: w.variable }, w.message);
-    const problems = fsChecks ? await fileProblems(config, ctx.env) : [];
+    const problems = fsChecks ? await validConfigFileProblems(config, ctx.env) : [];
     const valid = problems.length === 0;
     if (json) {
       write(`${JSON.stringify({ file: config.file, valid, enable: config.enable, problems: problems.map(problemJson), instances: config.instances.map(redactedInstance) })}\n`);

@@ -31,7 +31,11 @@ export interface ParseOptions {
 export interface ParseResult {
   config: LoadedConfig | null;
   problems: ConfigProblem[];
-  /** When the file is invalid: the instances that had no problem of their own, so their files can still be checked. */
+  /**
+   * When the file is invalid: every instance whose files can still be checked (model, executable,
+   * log file), built from the keys that did pass the schema, so a bad `ctx_size` does not hide a
+   * missing model. Only for file checks: an instance with a schema problem is built without its bad keys.
+   */
   partial?: InstanceSpec[];
 }
 
@@ -115,9 +119,10 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   const schemaProblems = parsed.success ? [] : issuesToProblems(parsed.error.issues);
   problems.push(...schemaProblems.map(place));
 
-  const typed = parsed.success ? parsed.data : checkablePart(merged, schemaProblems);
+  const { typed, broken } = parsed.success ? { typed: parsed.data, broken: new Set<string>() } : checkablePart(merged, schemaProblems);
 
   const specs: InstanceSpec[] = [];
+  const fileTargets: InstanceSpec[] = [];
   const semantic: DraftProblem[] = [];
   const routerSettings = routerSettingsOf(merged.router);
   const router = routerSettings?.enable ? routerSettings : undefined;
@@ -141,6 +146,11 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
         env: o.env,
         instanceEnv,
       });
+      // Built without its bad keys: its ports and semantic problems would mislead, its file paths do not.
+      if (broken.has(name)) {
+        fileTargets.push(built.spec);
+        continue;
+      }
       if (router) {
         built.spec.routing = routingOf(control, server, router.maxQueue);
         // Started by the first request (or `infer-entry start`), never at boot or by a reload.
@@ -162,8 +172,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
   problems.push(...semantic.map(place));
 
   if (problems.length > 0) {
-    const named = new Set(problems.map((p) => p.instance).filter((n): n is string => n !== undefined));
-    return { config: null, problems: sortProblems(problems), partial: specs.filter((spec) => !named.has(spec.name)) };
+    return { config: null, problems: sortProblems(problems), partial: [...specs, ...fileTargets] };
   }
   return {
     config: { file: fileName, enable: typed?.master?.enable ?? DEFAULT_ENABLED, instances: specs, ...(router ? { router } : {}) },
@@ -172,23 +181,30 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
 }
 
 /**
- * When the schema refused something, the part of the config that semantic checks can still use, so
- * one run reports as much as it can: without the instances that have problems of their own and
- * without the bad keys of control and master tables (their defaults apply instead; a bad control
- * key leaves the instance's server flags checkable). Undefined when a problem is in a table every
- * instance shares, like [instance.server]: every instance's checks would mislead (wrong ports, ...).
+ * When the schema refused something, the part of the config that later checks can still use, so
+ * one run reports as much as it can: without the bad keys (their defaults apply instead). `broken`
+ * names the instances with a problem outside their control table: they are kept for their file
+ * checks only. A problem under a list or table value removes the whole key it is in. Undefined when
+ * a problem is in a table every instance shares, like [instance.server]: every instance's checks
+ * would mislead (wrong ports, ...).
  */
-function checkablePart(merged: Plain, problems: readonly DraftProblem[]): ConfigInput | undefined {
-  if (problems.some((p) => p.path.length <= 1 || (p.path[0] === 'instance' && p.path[1] === 'server'))) return undefined;
+function checkablePart(merged: Plain, problems: readonly DraftProblem[]): { typed: ConfigInput | undefined; broken: Set<string> } {
   const broken = new Set(problems.filter((p) => p.path[2] !== 'control').map((p) => p.instance).filter((n): n is string => n !== undefined));
-  const copy = structuredClone(merged);
-  const instances = isPlainObject(copy.instance) ? copy.instance : {};
-  for (const name of broken) delete instances[name];
-  for (const p of problems) {
-    if (p.instance === undefined || !broken.has(p.instance)) deleteAt(copy, p.path);
-  }
-  const again = configSchema.safeParse(copy);
-  return again.success ? again.data : undefined;
+  if (problems.some((p) => p.path.length <= 1 || (p.path[0] === 'instance' && p.path[1] === 'server'))) return { typed: undefined, broken };
+  const withoutBadKeys = (dropBroken: boolean): ConfigInput | undefined => {
+    const copy = structuredClone(merged);
+    const instances = isPlainObject(copy.instance) ? copy.instance : {};
+    if (dropBroken) for (const name of broken) delete instances[name];
+    for (const p of problems) {
+      const own = p.instance !== undefined && broken.has(p.instance);
+      if (!own) deleteAt(copy, p.path);
+      else if (!dropBroken) deleteAt(copy, p.path.slice(0, 4));
+    }
+    const again = configSchema.safeParse(copy);
+    return again.success ? again.data : undefined;
+  };
+  // Should removing a broken instance's bad keys still not give a valid table, the others are checked without it.
+  return { typed: withoutBadKeys(false) ?? withoutBadKeys(true), broken };
 }
 
 /** zod rebuilds a table in schema order; llama-server's argv follows the order of the file. */
@@ -211,7 +227,7 @@ function deleteAt(tree: Plain, at: KeyPath): void {
 }
 
 /** File order first (what an editor shows), then problems without a place. */
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+export function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   return problems
     .map((p, index) => ({ p, index }))
     .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || (a.p.column ?? 0) - (b.p.column ?? 0) || a.index - b.index)

@@ -6,7 +6,6 @@
  * and the socket client import it without loading zod or the TOML parser.
  */
 import { ConfigError, type InferEntryErrorOptions } from '../errors.js';
-import type { InstanceSpec } from './types.js';
 import type { KeyPath } from './toml-locator.js';
 
 export type { KeyPath };
@@ -106,33 +105,24 @@ export function problemFromJson(value: unknown): ConfigProblem | undefined {
   };
 }
 
-export interface ConfigInvalidOptions extends InferEntryErrorOptions {
-  /** Instances without problems of their own (validate still checks their files). */
-  partial?: InstanceSpec[];
-}
-
 /** E_CONFIG_INVALID: a config file that cannot be used, with every problem, typed. */
 export class ConfigInvalidError extends ConfigError {
   /** The config file that was read. */
   readonly file: string;
   readonly problems: ConfigProblem[];
-  readonly partial: InstanceSpec[];
 
-  constructor(file: string, message: string, problems: ConfigProblem[], options: ConfigInvalidOptions = {}) {
-    const { partial, ...rest } = options;
-    super('E_CONFIG_INVALID', message, { details: { file }, ...rest });
+  constructor(file: string, message: string, problems: ConfigProblem[], options: InferEntryErrorOptions = {}) {
+    super('E_CONFIG_INVALID', message, { details: { file }, ...options });
     this.file = file;
     this.problems = problems;
-    this.partial = partial ?? [];
   }
 
   /** The loader's error: the first problem in the message, `validate` in the hint. */
-  static forFile(file: string, problems: ConfigProblem[], partial: InstanceSpec[] = []): ConfigInvalidError {
+  static forFile(file: string, problems: ConfigProblem[]): ConfigInvalidError {
     const first = problems[0] ? formatProblem(problems[0]) : file;
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     return new ConfigInvalidError(file, `invalid config ${file}: ${first}${more}`, problems, {
       hint: `run 'infer-entry validate ${file}' to see every problem`,
-      partial,
     });
   }
 }

@@ -30,7 +30,7 @@ describe('loadConfig', () => {
   it('an invalid file throws ConfigInvalidError (E_CONFIG_INVALID, exit 78) carrying every problem', async () => {
     const file = path.join(dir, 'bad.toml');
     writeFileSync(file, '[master]\nenabel = true\n[instance.a.server]\nport = 0\n');
-    const error = await loadConfig(file, { env: {}, paths: resolvePaths({ INFER_ENTRY_ROOT: dir }) }).catch((e: unknown) => e);
+    const error = await loadConfig(file, { env: {}, paths: resolvePaths({ INFER_ENTRY_ROOT: dir }), fsChecks: false }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigInvalidError);
     const invalid = error as ConfigInvalidError;
     expect(invalid).toMatchObject({ code: 'E_CONFIG_INVALID', exitCode: ExitCode.CONFIG });
@@ -40,6 +40,19 @@ describe('loadConfig', () => {
     ]);
     expect(invalid.toUserString()).toContain('(and 1 more problem)');
     expect(invalid.toUserString()).toContain(`infer-entry validate ${file}`);
+  });
+
+  it('an invalid file carries the file problems of its instances too, even of one with a schema problem', async () => {
+    const file = path.join(dir, 'bad.toml');
+    writeFileSync(file, `[master]\nllama_cpp_path = "/bin/sh"\n[instance.a.server]\nctx_size = "big"\nmodel = "${dir}/absent.gguf"\n`);
+    const error = (await loadConfig(file, { env: {}, paths: resolvePaths({ INFER_ENTRY_ROOT: dir }) }).catch((e: unknown) => e)) as ConfigInvalidError;
+    expect(error).toBeInstanceOf(ConfigInvalidError);
+    expect(error.problems.map((p) => [p.line, p.kind, p.subject])).toEqual([
+      [4, 'schema', 'setting'],
+      [5, 'fs', 'model'],
+    ]);
+    const quick = (await loadConfig(file, { env: {}, paths: resolvePaths({ INFER_ENTRY_ROOT: dir }), fsChecks: false }).catch((e: unknown) => e)) as ConfigInvalidError;
+    expect(quick.problems.map((p) => p.kind)).toEqual(['schema']);
   });
 
   it('a missing model does not fail the load: it is a start-time problem of that instance', async () => {
