@@ -11,6 +11,7 @@ import type { InstanceControl, RouterSettings } from '../../../../src/router/typ
 import { createSupervisor } from '../../../../src/supervisor/supervisor.js';
 import type { SupervisorApi } from '../../../../src/supervisor/types.js';
 import { fakeSpec, freePort } from '../../supervisor/fixtures.js';
+import { control as routerTestControl, settings as routerTestSettings } from '../http-harness.js';
 
 export interface HarnessInstance {
   name: string;
@@ -29,41 +30,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+// The router tests' defaults, with the shorter waits and the known context these tests assert on.
 export function settings(overrides: Partial<RouterSettings> = {}): RouterSettings {
-  return {
-    enable: true,
-    host: '127.0.0.1',
-    port: 0,
-    maxQueue: 256,
-    queueTimeoutMs: 30_000,
-    swapMaxWaitMs: 5_000,
-    maxBodyBytes: 1 << 20,
-    gpuBudgetMb: {},
-    warmup: true,
-    loadingHeartbeatMs: 0,
-    groups: {},
-    ollama: true,
-    ollamaListen: undefined,
-    ...overrides,
-  };
+  return routerTestSettings({ queueTimeoutMs: 30_000, swapMaxWaitMs: 5_000, ...overrides });
 }
 
 export function control(overrides: Partial<InstanceControl> = {}): InstanceControl {
-  return {
-    onDemand: true,
-    group: undefined,
-    aliases: [],
-    ttlMs: 0,
-    maxConcurrency: 4,
-    maxQueue: 64,
-    pinned: false,
-    vramMb: undefined,
-    serverAlias: undefined,
-    contextSize: 4096,
-    gpus: [],
-    apiKey: undefined,
-    ...overrides,
-  };
+  return routerTestControl({ contextSize: 4096, ...overrides });
 }
 
 export async function startHarness(instances: HarnessInstance[], routerSettings: Partial<RouterSettings> = {}): Promise<Harness> {
