@@ -2,7 +2,7 @@
  * Habits of the shell-based image, in the image's own layout (rehearsal-image.ts lays out the
  * Dockerfile's runtime stage in a temp dir; nothing of the repository is used in place):
  * `--entrypoint /entrypoint.sh IMAGE CMD`, and `/soft/app/llama-cpp/check-and-run-llama-cpp.sh`
- * in a container that never installed anything.
+ * in a container that never installed anything. System tier: the image's ENTRYPOINT runs tini.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
