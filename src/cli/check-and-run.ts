@@ -5,31 +5,21 @@
  * instances in the foreground (src/boot/foreground.ts).
  */
 import path from 'node:path';
-import type { Logger } from 'pino';
 import type { Command } from './command.js';
 import { ConfigInvalidError, formatProblem, problemCount } from '../config/problem.js';
 import type { LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ConfigError, UsageError } from '../errors.js';
-import type { Paths } from '../paths.js';
 import { handOffToDaemon } from '../client/daemon-handoff.js';
 import { socketIsLive } from '../control/socket-file.js';
-import type { DaemonDeps } from '../boot/daemon.js';
-import { superviseInForeground } from '../boot/foreground.js';
+import { superviseInForeground, type ForegroundOptions } from '../boot/foreground.js';
 import { realDaemonDeps } from '../boot/real-deps.js';
-import type { SignalSource } from '../boot/signals.js';
 
-export interface CheckAndRunOptions {
+/** What the foreground supervisor takes, with the file not yet validated and the names not yet resolved. */
+export interface CheckAndRunOptions extends Omit<ForegroundOptions, 'file' | 'targets'> {
   file: string | undefined;
   names: string[];
-  json: boolean;
-  env: NodeJS.ProcessEnv;
-  paths: Paths;
-  log: Logger;
-  deps: DaemonDeps;
-  stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  signals?: SignalSource;
 }
 
 /** Validate the file; print every problem and throw when it is invalid. */
