@@ -17,6 +17,8 @@ export interface RoutedInstance {
   host: string;
   port: number;
   control: InstanceControl;
+  /** `server.model` when it is a local file (not hf_repo / extra_args). */
+  modelPath?: string | undefined;
 }
 
 export interface CoreOptions {
@@ -187,6 +189,10 @@ export class Core implements RouterCore {
       host: instance.host,
       queued: snap.queued,
       inFlight: snap.inFlight,
+      loadMs: snap.loadMs === null ? null : Math.round(snap.loadMs),
+      vramMb: instance.control.vramMb ?? null,
+      vramMeasured: instance.control.vramMb === undefined ? null : false,
+      modelPath: instance.modelPath ?? null,
     };
   }
 

@@ -42,7 +42,7 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       if (closed) return;
       const settings = config.enable && config.router?.enable ? config.router : undefined;
       const instances: RoutedInstance[] = settings
-        ? config.instances.flatMap((spec) => (spec.routing ? [{ name: spec.name, host: spec.probeHost, port: spec.port, control: spec.routing }] : []))
+        ? config.instances.flatMap((spec) => (spec.routing ? [{ name: spec.name, host: spec.probeHost, port: spec.port, control: spec.routing, modelPath: spec.model }] : []))
         : [];
       const next = settings ? JSON.stringify({ settings, instances }) : '';
       if (next === key) return;

@@ -31,6 +31,14 @@ export interface ModelInfo {
   /** Requests waiting / in flight right now. */
   queued: number;
   inFlight: number;
+  /** Learned start → ready (and warm) time, ms; null before the first load. */
+  loadMs: number | null;
+  /** VRAM the model uses, MiB: measured after a load when a GPU probe is present, else `control.vram_mb`; null when unknown. */
+  vramMb: number | null;
+  /** Whether vramMb was measured (true) or configured (false); null when vramMb is null. */
+  vramMeasured: boolean | null;
+  /** The instance's `server.model` file, when it is a local path. */
+  modelPath: string | null;
 }
 
 export interface ForwardRequest {

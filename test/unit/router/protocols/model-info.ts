@@ -16,6 +16,10 @@ export function modelInfo(overrides: Partial<ModelInfo> = {}): ModelInfo {
     host: '127.0.0.1',
     queued: 0,
     inFlight: 0,
+    loadMs: null,
+    vramMb: null,
+    vramMeasured: null,
+    modelPath: null,
     ...overrides,
   };
 }
