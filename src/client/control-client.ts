@@ -5,6 +5,7 @@
 import http from 'node:http';
 import { ExitCode, InferEntryError, UnavailableError, errnoCode } from '../errors.js';
 import { errorFromBody, isErrorBody } from '../control/api.js';
+import { checkSocketPathLength } from '../control/socket-file.js';
 
 export interface DaemonResponse<T> {
   status: number;
@@ -24,6 +25,9 @@ export function daemonUnavailable(socketPath: string, cause?: unknown): Unavaila
 }
 
 function open(socketPath: string, method: string, path: string, body: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  // The kernel would cut the path and the connect would name a socket nobody asked for: the same
+  // refusal as the daemon's, so the client says why instead of "no daemon".
+  checkSocketPathLength(socketPath);
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(

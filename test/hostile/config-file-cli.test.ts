@@ -111,4 +111,11 @@ describe('a control socket path over the kernel limit', () => {
     expect(errorLine(daemon.output())).toMatch(/is \d+ bytes, longer than the kernel's limit of 107 bytes for a Unix socket path — .*\[E_SOCKET_PATH_TOO_LONG\]/);
     expect((await fs.readdir(root)).sort()).toEqual([]);
   });
+
+  it('a client command exits 73 with the same sentence, not "no daemon"', async () => {
+    const socket = path.join(root, 'd'.repeat(60), 'e'.repeat(60), 'infer-entry.sock');
+    const status = await cli(['status'], baseEnv(path.join(root, 'r'), { INFER_ENTRY_SOCKET: socket }));
+    expect(status.code).toBe(73);
+    expect(errorLine(status.stderr)).toMatch(/is \d+ bytes, longer than the kernel's limit of 107 bytes for a Unix socket path — .*\[E_SOCKET_PATH_TOO_LONG\]/);
+  });
 });
