@@ -49,12 +49,24 @@ export function keyPathString(p: KeyPath): string {
     .replace(/\.\[/g, '[');
 }
 
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides, as
+ * `\u{...}`: a key or value from a hostile file must not move the cursor, clear the screen, break the
+ * one-line message, or reorder what a person reads in a terminal (CVE-2021-42574, "Trojan Source").
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+export function escapeForTerminal(text: string): string {
+  return text.replace(UNSAFE_FOR_TERMINAL, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
 /** `file:line:col key.path: message (expected X, got Y)`; without a place (overrides variable): `file: key.path: message`. */
 export function formatProblem(p: ConfigProblem): string {
   const key = keyPathString(p.path);
-  if (p.line === undefined) return key ? `${p.file}: ${key}: ${p.message}` : `${p.file}: ${p.message}`;
+  if (p.line === undefined) return escapeForTerminal(key ? `${p.file}: ${key}: ${p.message}` : `${p.file}: ${p.message}`);
   const place = `${p.file}:${p.line}:${p.column ?? 1}`;
-  return key ? `${place} ${key}: ${p.message}` : `${place}: ${p.message}`;
+  return escapeForTerminal(key ? `${place} ${key}: ${p.message}` : `${place}: ${p.message}`);
 }
 
 /** The JSON form (validate --json, the control socket): the typed fields plus the dotted key people read. */

@@ -31,6 +31,14 @@ describe('problems: place, key path and message', () => {
     expect(problems.every((p) => p.kind === 'schema')).toBe(true);
   });
 
+  it('a key with bidi overrides, C1 or other control characters is shown escaped, on one line', () => {
+    // TOML escapes: raw control characters are a syntax error, escaped ones make a legal key.
+    const p = one('[master]\n"ena\\u202Eble\\u0085\\u001B[2J" = true\n');
+    const line = formatProblem(p);
+    expect(line).toContain('ena\\u{202e}ble\\u{85}\\u{1b}[2J');
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+  });
+
   it('a misspelt table name at the top level or in an instance is named', () => {
     const problems = problemsOf('[instances.a.server]\nmodel = "/a.gguf"\n[instance.b.sever]\nmodel = "/b.gguf"\n');
     expect(problems.map(formatProblem)).toEqual([
