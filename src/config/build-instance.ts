@@ -133,6 +133,9 @@ function listenAddressOf(
   return { host: origins.find((o) => o.key === 'host')!.value, port: Number.isFinite(parsed) ? parsed : DEFAULT_PORT, args, origins };
 }
 
+/** What a llama-server option can be named, so a server-table key is a flag and nothing else. */
+const FLAG_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
 export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems: DraftProblem[] } {
   const { name, control, server } = input;
   const problems: DraftProblem[] = [];
@@ -187,6 +190,12 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
         env[secret.env] = value;
         secrets.push(value);
       }
+      continue;
+    }
+    // An unknown key becomes a flag: one llama-server could never accept (a space, a control or bidi
+    // character) is refused here, with its place, rather than as a crash loop at start.
+    if (!FLAG_KEY_PATTERN.test(key)) {
+      problem(input.serverKeyPath(key), `${JSON.stringify(key)} is not an option name (expected letters, digits, '_' or '-', starting with a letter or digit, like ctx_size or no-mmap)`);
       continue;
     }
     args.push(...flagsOf(key, value));

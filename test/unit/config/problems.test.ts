@@ -39,6 +39,11 @@ describe('problems: place, key path and message', () => {
     expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
   });
 
+  it('a server key that could not be a llama-server option is refused with its place, not put on argv', () => {
+    const p = one('[instance.a.server]\nmodel = "/a.gguf"\n"ctx size" = 8\nno-mmap = true\n');
+    expect(formatProblem(p)).toBe(`test.toml:3:1 instance.a.server."ctx size": "ctx size" is not an option name (expected letters, digits, '_' or '-', starting with a letter or digit, like ctx_size or no-mmap)`);
+  });
+
   it('a misspelt table name at the top level or in an instance is named', () => {
     const problems = problemsOf('[instances.a.server]\nmodel = "/a.gguf"\n[instance.b.sever]\nmodel = "/b.gguf"\n');
     expect(problems.map(formatProblem)).toEqual([
