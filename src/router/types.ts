@@ -64,6 +64,8 @@ export interface ForwardResult {
   headers: Record<string, string | string[] | undefined>;
   /** Upstream body, with backpressure; destroy() to abort. */
   body: Readable;
+  /** How long this request waited for its model to start and warm up, ms (0 when it was already warm). */
+  loadWaitMs: number;
   /**
    * Marks the request no longer in flight (the TTL starts after the last one). Idempotent; the core
    * calls it itself when the body ends, errors or is destroyed.
