@@ -154,7 +154,7 @@ class Context {
       try {
         return { context: await context.tokens(response) };
       } catch (error) {
-        this.warn(res, model, [`"context" not returned: ${error instanceof Error ? error.message : String(error)}`], false);
+        if (!signal.aborted) this.warn(res, model, [`"context" not returned: ${error instanceof Error ? error.message : String(error)}`], false);
         return {};
       }
     };
