@@ -190,6 +190,7 @@ export class Core implements RouterCore {
       host: instance.host,
       queued: snap.queued,
       inFlight: snap.inFlight,
+      maxConcurrency: instance.control.maxConcurrency,
       loadMs: snap.loadMs === null ? null : Math.round(snap.loadMs),
       vramMb: instance.control.vramMb ?? null,
       vramMeasured: instance.control.vramMb === undefined ? null : false,

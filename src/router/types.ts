@@ -31,6 +31,8 @@ export interface ModelInfo {
   /** Requests waiting / in flight right now. */
   queued: number;
   inFlight: number;
+  /** Requests the router lets run at once (control.max_concurrency). */
+  maxConcurrency: number;
   /** Learned start → ready (and warm) time, ms; null before the first load. */
   loadMs: number | null;
   /** VRAM the model uses, MiB: measured after a load when a GPU probe is present, else `control.vram_mb`; null when unknown. */

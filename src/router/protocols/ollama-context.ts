@@ -23,9 +23,7 @@ export function parseContext(value: unknown): number[] | undefined {
 
 /** Whether a request to this model would be granted at once, so the context costs no queue turn. */
 export function cheap(model: ModelInfo | undefined): boolean {
-  if (!model || model.state !== 'ready') return false;
-  const slots = (model.props as { total_slots?: number } | null)?.total_slots ?? 1;
-  return model.queued === 0 && model.inFlight < slots;
+  return model !== undefined && model.state === 'ready' && model.queued === 0 && model.inFlight < model.maxConcurrency;
 }
 
 function text(answer: Record<string, unknown>, field: string, path: string): string {

@@ -3,8 +3,6 @@
 import { Ollama } from 'ollama';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { cheap } from '../../../../src/router/protocols/ollama-context.js';
-import { modelInfo } from './model-info.js';
 import { startHarness, type Harness } from './router-harness.js';
 
 const TEXT = 'tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 ';
@@ -89,12 +87,30 @@ describe('ollama generate: context, suffix, counters', () => {
   });
 });
 
-describe('when the context is cheap', () => {
-  it('a free slot and nobody waiting; not while others queue or every slot is busy', () => {
-    const props = { total_slots: 2 };
-    expect(cheap(modelInfo({ state: 'ready', props, inFlight: 1 }))).toBe(true);
-    expect(cheap(modelInfo({ state: 'ready', props, inFlight: 2 }))).toBe(false);
-    expect(cheap(modelInfo({ state: 'ready', props, queued: 1 }))).toBe(false);
-    expect(cheap(modelInfo({ state: 'stopped', props }))).toBe(false);
+describe('the answer\'s context costs no queue turn unless asked', () => {
+  let busy: Harness;
+  beforeAll(async () => {
+    // one request at a time, 8 tokens of 50 ms each: a second request is queued while the first runs
+    busy = await startHarness([{ name: 'one', control: { onDemand: false, maxConcurrency: 1 }, env: { FAKE_TOKEN_MS: '50' } }]);
+    await busy.router.core.load('one');
+  }, 30_000);
+  afterAll(async () => {
+    await busy?.close();
+  });
+
+  const generate = (body: Record<string, unknown>) =>
+    fetch(`${busy.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'one', stream: false, ...body }) }).then((r) => r.json() as Promise<{ context?: number[]; response: string }>);
+
+  it('while another request waits for the model, the context is left out; a client that sent one still gets it', async () => {
+    const started = (await busy.fakeStats('one')).requests;
+    const first = generate({ prompt: 'Why?' });
+    await expect.poll(async () => (await busy.fakeStats('one')).requests, { timeout: 5_000 }).toBe(started + 1);
+    const waiting = generate({ prompt: 'And?', context: [] });
+    const [answered, asked] = await Promise.all([first, waiting]);
+    expect(answered.response).toBe(TEXT);
+    expect(answered.context).toBeUndefined();
+    expect(decode(asked.context!)).toBe(`<|user|>And?\n<|assistant|>${TEXT}`);
+    // alone, the same request gets it
+    expect((await generate({ prompt: 'Why?' })).context).toBeDefined();
   });
 });
