@@ -118,6 +118,7 @@ export class Core implements RouterCore {
     const instance = this.instanceOf(request.model);
     const started = this.options.clock.now();
     for (let attempt = 0; ; attempt++) {
+      const cold = !this.scheduler.snapshot(instance.name).warm;
       const grant = await this.scheduler.submit({
         model: instance.name,
         client: request.client,
@@ -149,7 +150,7 @@ export class Core implements RouterCore {
         throw new RouterError(502, 'upstream_error', `The model '${instance.name}' failed while answering: ${errorText(error)}`);
       }
       this.options.metrics?.ttfb.observe({ model: instance.name }, (this.options.clock.now() - started) / 1000);
-      return this.result(instance, grant, response, request.signal);
+      return this.result(instance, grant, response, request.signal, cold ? grant.waitedMs : 0);
     }
   }
 
@@ -189,6 +190,7 @@ export class Core implements RouterCore {
       host: instance.host,
       queued: snap.queued,
       inFlight: snap.inFlight,
+      maxConcurrency: instance.control.maxConcurrency,
       loadMs: snap.loadMs === null ? null : Math.round(snap.loadMs),
       vramMb: instance.control.vramMb ?? null,
       vramMeasured: instance.control.vramMb === undefined ? null : false,
@@ -201,13 +203,13 @@ export class Core implements RouterCore {
   }
 
   /** The grant is held until the body ends, errors or is destroyed by the client. */
-  private result(instance: RoutedInstance, grant: Grant, response: UpstreamResponse, signal: AbortSignal): ForwardResult {
+  private result(instance: RoutedInstance, grant: Grant, response: UpstreamResponse, signal: AbortSignal, loadWaitMs: number): ForwardResult {
     const release = () => grant.release();
     response.body.once('end', release);
     response.body.once('close', release);
     response.body.once('error', release);
     signal.addEventListener('abort', () => this.options.metrics?.disconnects.inc({ model: instance.name }), { once: true });
-    return { status: response.status, headers: response.headers, body: response.body, release };
+    return { status: response.status, headers: response.headers, body: response.body, loadWaitMs, release };
   }
 
   /** 1-token request so the first routed request does not pay for cold caches; then learn /props. */

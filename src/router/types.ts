@@ -31,6 +31,8 @@ export interface ModelInfo {
   /** Requests waiting / in flight right now. */
   queued: number;
   inFlight: number;
+  /** Requests the router lets run at once (control.max_concurrency). */
+  maxConcurrency: number;
   /** Learned start → ready (and warm) time, ms; null before the first load. */
   loadMs: number | null;
   /** VRAM the model uses, MiB: measured after a load when a GPU probe is present, else `control.vram_mb`; null when unknown. */
@@ -64,6 +66,8 @@ export interface ForwardResult {
   headers: Record<string, string | string[] | undefined>;
   /** Upstream body, with backpressure; destroy() to abort. */
   body: Readable;
+  /** How long this request waited for its model to start and warm up, ms (0 when it was already warm). */
+  loadWaitMs: number;
   /**
    * Marks the request no longer in flight (the TTL starts after the last one). Idempotent; the core
    * calls it itself when the body ends, errors or is destroyed.

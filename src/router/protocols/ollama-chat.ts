@@ -140,14 +140,18 @@ export function doneReason(finishReason: unknown): string {
   return 'stop'; // stop, tool_calls, and llama-server's eos all read as "stop" to Ollama clients
 }
 
-/** llama-server's usage and timings → Ollama's counters (durations in ns). */
-export function stats(upstream: Record<string, unknown>, totalMs: number): Record<string, number> {
+/**
+ * llama-server's usage and timings → Ollama's counters (durations in ns). `loadMs` is how long the
+ * request waited for its model to start (0 when it was loaded: Ollama's load_duration is then only
+ * its scheduler's few microseconds).
+ */
+export function stats(upstream: Record<string, unknown>, totalMs: number, loadMs = 0): Record<string, number> {
   const usage = (upstream.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
   const timings = (upstream.timings ?? {}) as { prompt_n?: number; prompt_ms?: number; predicted_n?: number; predicted_ms?: number };
   const ns = (ms: number | undefined) => Math.round((ms ?? 0) * 1e6);
   return {
     total_duration: ns(totalMs),
-    load_duration: 0,
+    load_duration: ns(loadMs),
     prompt_eval_count: usage.prompt_tokens ?? timings.prompt_n ?? 0,
     prompt_eval_duration: ns(timings.prompt_ms),
     eval_count: usage.completion_tokens ?? timings.predicted_n ?? 0,
@@ -156,7 +160,7 @@ export function stats(upstream: Record<string, unknown>, totalMs: number): Recor
 }
 
 /** A non-streamed chat.completion → Ollama's single chat response. */
-export function translateChatResponse(upstream: Record<string, unknown>, name: string, createdAt: string, totalMs: number): Record<string, unknown> {
+export function translateChatResponse(upstream: Record<string, unknown>, name: string, createdAt: string, totalMs: number, loadMs = 0): Record<string, unknown> {
   const choice = ((upstream.choices as unknown[] | undefined)?.[0] ?? {}) as {
     message?: { content?: string | null; reasoning_content?: string; tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }> };
     finish_reason?: string;
@@ -165,5 +169,5 @@ export function translateChatResponse(upstream: Record<string, unknown>, name: s
   if (choice.message?.reasoning_content) message.thinking = choice.message.reasoning_content;
   const calls = choice.message?.tool_calls ?? [];
   if (calls.length > 0) message.tool_calls = calls.map(toOllamaToolCall);
-  return { model: name, created_at: createdAt, message, done: true, done_reason: doneReason(choice.finish_reason), ...stats(upstream, totalMs) };
+  return { model: name, created_at: createdAt, message, done: true, done_reason: doneReason(choice.finish_reason), ...stats(upstream, totalMs, loadMs) };
 }

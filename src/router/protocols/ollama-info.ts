@@ -48,31 +48,49 @@ export function contextLength(model: ModelInfo): number | null {
   return props(model).default_generation_settings?.n_ctx ?? model.contextSize;
 }
 
-/** One entry per configured id: every name a client may pick routes. */
-export function tags(models: ModelInfo[], modifiedAt: string): Record<string, unknown> {
+/** Model file bytes by ModelInfo.modelPath; 0 without a local file. */
+export type SizeOf = (path: string | null) => number;
+
+/** One entry per configured id: every name a client may pick routes. `size` is the model file's. */
+export function tags(models: ModelInfo[], modifiedAt: string, sizeOf: SizeOf): Record<string, unknown> {
   return {
-    models: models.flatMap((model) =>
-      model.ids.map((id) => ({ name: ollamaName(id), model: ollamaName(id), modified_at: modifiedAt, size: 0, digest: digest(model), details: details(model) })),
-    ),
+    models: models.flatMap((model) => {
+      const size = sizeOf(model.modelPath);
+      return model.ids.map((id) => ({ name: ollamaName(id), model: ollamaName(id), modified_at: modifiedAt, size, digest: digest(model), details: details(model) }));
+    }),
   };
+}
+
+/**
+ * Ollama's `size` in /api/ps is the memory the model takes and `size_vram` the part of it on the
+ * GPU (clients print size_vram/size as "% GPU"). The file size stands for the weights; VRAM comes
+ * from ModelInfo.vramMb (measured, else configured). Unknown VRAM is 0, which is what Ollama
+ * reports for a model running on the CPU only.
+ */
+function memory(model: ModelInfo, sizeOf: SizeOf): { size: number; size_vram: number } {
+  const vram = model.vramMb === null ? 0 : Math.round(model.vramMb * 1024 * 1024);
+  return { size: Math.max(sizeOf(model.modelPath), vram), size_vram: vram };
 }
 
 const RUNNING = new Set(['starting', 'ready', 'unhealthy']);
 
-export function ps(models: ModelInfo[], now: number): Record<string, unknown> {
+export function ps(models: ModelInfo[], now: number, sizeOf: SizeOf): Record<string, unknown> {
   return {
     models: models
       .filter((model) => RUNNING.has(model.state))
-      .map((model) => ({
-        name: ollamaName(model.id),
-        model: ollamaName(model.id),
-        size: 0,
-        digest: digest(model),
-        details: details(model),
-        expires_at: expiry(model, now),
-        size_vram: 0,
-        context_length: contextLength(model) ?? 0,
-      })),
+      .map((model) => {
+        const { size, size_vram } = memory(model, sizeOf);
+        return {
+          name: ollamaName(model.id),
+          model: ollamaName(model.id),
+          size,
+          digest: digest(model),
+          details: details(model),
+          expires_at: expiry(model, now),
+          size_vram,
+          context_length: contextLength(model) ?? 0,
+        };
+      }),
   };
 }
 

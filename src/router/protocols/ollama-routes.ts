@@ -7,10 +7,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 
 import type { RouteTable } from '../routes.js';
-import { type ForwardResult, type ModelInfo, RouterError, type RouterCore } from '../types.js';
+import { type ForwardRequest, type ForwardResult, type ModelInfo, RouterError, type RouterCore } from '../types.js';
 import { translateChatRequest, translateChatResponse } from './ollama-chat.js';
 import { translateEmbedRequest, translateEmbedResponse, translateLegacyEmbeddingsResponse } from './ollama-embed.js';
-import { translateGenerateRequest, translateGenerateResponse } from './ollama-generate.js';
+import { cheap, GenerateContext, type UpstreamCall } from './ollama-context.js';
+import { translateGenerateRequest, translateGenerateResponse, type GenerateTranslated } from './ollama-generate.js';
+import { InfillStreamTranslator, infillRefusal, translateInfillResponse } from './ollama-infill.js';
+import { ModelFileSizes } from './model-file-size.js';
 import { ps, show, tags, version } from './ollama-info.js';
 import { ollamaName, resolveOllamaName } from './ollama-names.js';
 import { ollamaStreamTransform, OllamaStreamTranslator, type StreamKind } from './ollama-stream.js';
@@ -26,6 +29,8 @@ export interface OllamaRouteOptions {
   log?: ProtocolLog;
   /** ms epoch; injected so listings are testable. */
   now?: () => number;
+  /** Model file sizes for /api/tags and /api/ps (the real file system by default). */
+  sizes?: ModelFileSizes;
 }
 
 /** Calls that would change the model store: models come from the TOML file, so they are refused. */
@@ -52,8 +57,10 @@ export function registerOllamaRoutes(routes: RouteTable, core: RouterCore, optio
   routes.add('GET', '/', (_req, res) => text(res, 'Ollama is running'));
   routes.add('HEAD', '/', (_req, res) => text(res, ''));
   routes.add('GET', '/api/version', (_req, res) => sendJson(res, 200, version()));
-  routes.add('GET', '/api/tags', (_req, res) => sendJson(res, 200, tags(core.models(), ctx.iso())));
-  routes.add('GET', '/api/ps', (_req, res) => sendJson(res, 200, ps(core.models(), ctx.now())));
+  const sizes = options.sizes ?? new ModelFileSizes();
+  const sizeOf = (path: string | null) => sizes.of(path);
+  routes.add('GET', '/api/tags', (_req, res) => sendJson(res, 200, tags(core.models(), ctx.iso(), sizeOf)));
+  routes.add('GET', '/api/ps', (_req, res) => sendJson(res, 200, ps(core.models(), ctx.now(), sizeOf)));
   routes.add('POST', '/api/show', wrap(async (req, res) => {
     const request = await readJson(req, options.maxBodyBytes);
     const { model } = ctx.model(request);
@@ -107,7 +114,10 @@ class Context {
     const started = Date.now();
     const request = await readJson(req, this.options.maxBodyBytes);
     const { name, model } = this.model(request);
-    const translated = kind === 'chat' ? { ...translateChatRequest(request, model), path: '/v1/chat/completions' } : translateGenerateRequest(request, model);
+    const translated: GenerateTranslated =
+      kind === 'chat'
+        ? { ...translateChatRequest(request, model), path: '/v1/chat/completions', context: undefined, returnsContext: false }
+        : translateGenerateRequest(request, model);
     this.warn(res, model, translated.warnings);
     const nothing = kind === 'chat' ? ((request.messages as unknown[] | undefined) ?? []).length === 0 : !request.prompt && !request.images;
     if (nothing) {
@@ -119,12 +129,42 @@ class Context {
       sendJson(res, 200, { model: name, created_at: this.iso(), ...last, done: true, done_reason: unload ? 'unload' : 'load' });
       return;
     }
-    const result = await this.forward(req, res, model, translated.path, translated.body, translated.keepAliveMs);
+    const signal = disconnectSignal(req, res);
+    let loadMs = 0;
+    const call: UpstreamCall = async (path, body) => {
+      const result = await this.core.forward(this.upstreamRequest(req, model, path, body, translated.keepAliveMs, signal));
+      loadMs = Math.max(loadMs, result.loadWaitMs);
+      if (result.status < 400) return this.json(result);
+      const text = await readAll(result.body).finally(() => result.release());
+      throw new RouterError(result.status, 'upstream_error', upstreamMessage(text, result.status));
+    };
+    const context = translated.returnsContext ? new GenerateContext(call, translated.body) : undefined;
+    let { path, body } = translated;
+    if (context && translated.context) {
+      body = await context.prepend(translated.context);
+      path = '/v1/completions';
+    }
+    const infill = path === '/infill';
+    const result = await this.forward(req, res, model, path, body, translated.keepAliveMs, signal, infill ? (status, message) => infillRefusal(name, status, message) : undefined);
     if (!result) return;
+    loadMs = Math.max(loadMs, result.loadWaitMs);
+    // Asked (the client sent a context) or cheap (a free slot, nobody waiting): see ollama-context.ts.
+    const contextOf = async (response: string): Promise<Record<string, unknown>> => {
+      if (!context || (translated.context === undefined && !cheap(this.core.resolve(model.id)))) return {};
+      try {
+        return { context: await context.tokens(response) };
+      } catch (error) {
+        if (!signal.aborted) this.warn(res, model, [`"context" not returned: ${error instanceof Error ? error.message : String(error)}`], false);
+        return {};
+      }
+    };
     if (translated.stream) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
       res.socket?.setNoDelay(true);
-      const translator = new OllamaStreamTranslator(kind, name, () => new Date(this.now()), started);
+      const now = () => new Date(this.now());
+      const translator = infill
+        ? new InfillStreamTranslator(name, now, started, { loadMs })
+        : new OllamaStreamTranslator(kind, name, now, started, { loadMs, ...(context ? { finish: contextOf } : {}) });
       await pipeline(result.body, ollamaStreamTransform(translator), res).catch(() => {
         // Client gone or upstream cut: the pipeline destroyed both sides; the core aborts upstream.
       });
@@ -132,8 +172,10 @@ class Context {
       return;
     }
     const upstream = await this.json(result);
-    const translate = kind === 'chat' ? translateChatResponse : translateGenerateResponse;
-    sendJson(res, 200, translate(upstream, name, this.iso(), Date.now() - started));
+    const totalMs = Date.now() - started;
+    const translate = infill ? translateInfillResponse : kind === 'chat' ? translateChatResponse : translateGenerateResponse;
+    const out = translate(upstream, name, this.iso(), totalMs, loadMs);
+    sendJson(res, 200, context ? { ...out, ...(await contextOf(String(out.response ?? ''))) } : out);
   }
 
   async embed(req: IncomingMessage, res: ServerResponse, legacy: boolean): Promise<void> {
@@ -153,7 +195,10 @@ class Context {
     sendJson(res, 200, legacy ? translateLegacyEmbeddingsResponse(upstream) : translateEmbedResponse(upstream, name, Date.now() - started));
   }
 
-  /** Through the queue; an upstream error answer is relayed in Ollama's shape (undefined then). */
+  /**
+   * Through the queue; an upstream error answer is relayed in Ollama's shape (undefined then),
+   * reworded by `refusal` when it knows the error.
+   */
   private async forward(
     req: IncomingMessage,
     res: ServerResponse,
@@ -161,21 +206,29 @@ class Context {
     path: string,
     body: Record<string, unknown>,
     keepAliveMs: number | undefined,
+    signal: AbortSignal = disconnectSignal(req, res),
+    refusal?: (status: number, message: string) => { status: number; error: string } | undefined,
   ): Promise<ForwardResult | undefined> {
-    const result = await this.core.forward({
+    const result = await this.core.forward(this.upstreamRequest(req, model, path, body, keepAliveMs, signal));
+    if (result.status < 400) return result;
+    const text = await readAll(result.body).finally(() => result.release());
+    const message = upstreamMessage(text, result.status);
+    const known = refusal?.(result.status, message);
+    sendJson(res, known?.status ?? result.status, { error: known?.error ?? message });
+    return undefined;
+  }
+
+  private upstreamRequest(req: IncomingMessage, model: ModelInfo, path: string, body: Record<string, unknown>, keepAliveMs: number | undefined, signal: AbortSignal): ForwardRequest {
+    return {
       model: model.id,
       method: 'POST',
       path,
       headers: { 'content-type': 'application/json' },
       body: Buffer.from(JSON.stringify(body)),
       client: clientKey(req),
-      signal: disconnectSignal(req, res),
+      signal,
       ...(keepAliveMs === undefined ? {} : { keepAliveMs }),
-    });
-    if (result.status < 400) return result;
-    const text = await readAll(result.body).finally(() => result.release());
-    sendJson(res, result.status, { error: upstreamMessage(text, result.status) });
-    return undefined;
+    };
   }
 
   private async json(result: ForwardResult): Promise<Record<string, unknown>> {
@@ -187,10 +240,10 @@ class Context {
     }
   }
 
-  /** Logged once per model and warning; also sent to the client, which cannot read our logs. */
-  private warn(res: ServerResponse, model: ModelInfo, warnings: string[]): void {
+  /** Logged once per model and warning; also sent to the client (in a header, unless already sent), which cannot read our logs. */
+  private warn(res: ServerResponse, model: ModelInfo, warnings: string[], header = true): void {
     if (warnings.length === 0) return;
-    res.setHeader('x-infer-entry-warning', warnings.join('; ').replace(/[^\x20-\x7e]/g, '?'));
+    if (header && !res.headersSent) res.setHeader('x-infer-entry-warning', warnings.join('; ').replace(/[^\x20-\x7e]/g, '?'));
     for (const warning of warnings) {
       const key = `${model.id}\u0000${warning}`;
       if (this.warned.has(key) || this.warned.size > 1000) continue;

@@ -11,6 +11,14 @@ import { SseParser } from './sse-parser.js';
 
 export type StreamKind = 'chat' | 'generate';
 
+/** What the done line adds besides llama-server's counters. */
+export interface DoneExtras {
+  /** ms the request waited for its model to load (Ollama's load_duration). */
+  loadMs?: number;
+  /** More done-line fields from the whole response text (generate's `context`); the done line waits for them. */
+  finish?: (response: string) => Promise<Record<string, unknown>>;
+}
+
 interface PartialCall {
   id?: string;
   name: string;
@@ -26,12 +34,15 @@ export class OllamaStreamTranslator {
   private readonly nameJson: string;
   private isoAt = -1;
   private isoText = '';
+  private text = '';
+  private held: Record<string, unknown> | undefined;
 
   constructor(
     private readonly kind: StreamKind,
     private readonly name: string,
     private readonly now: () => Date = () => new Date(),
     private readonly startedAt: number = Date.now(),
+    private readonly extras: DoneExtras = {},
   ) {
     this.nameJson = JSON.stringify(name);
   }
@@ -95,8 +106,17 @@ export class OllamaStreamTranslator {
     if (fragment.function?.arguments) call.arguments += fragment.function.arguments;
   }
 
+  /** The done line held for `extras.finish`, completed; '' when none is held. */
+  async finish(): Promise<string> {
+    const held = this.held;
+    if (!held || !this.extras.finish) return '';
+    this.held = undefined;
+    return this.line({ ...held, ...(await this.extras.finish(this.text).catch(() => ({}))) });
+  }
+
   /** The hot path (one line per token): written as text, not built as an object and stringified. */
   private piece(content: string, thinking: string): string {
+    if (this.extras.finish) this.text += content;
     const think = thinking ? `,"thinking":${JSON.stringify(thinking)}` : '';
     const head = `{"model":${this.nameJson},"created_at":"${this.iso()}",`;
     if (this.kind === 'generate') return `${head}"response":${JSON.stringify(content)}${think},"done":false}\n`;
@@ -117,7 +137,10 @@ export class OllamaStreamTranslator {
   private done(): string {
     this.finished = true;
     const last = this.kind === 'generate' ? { response: '' } : { message: { role: 'assistant', content: '' } };
-    return this.line({ ...this.head(), ...last, done: true, done_reason: doneReason(this.finishReason), ...stats(this.last, Date.now() - this.startedAt) });
+    const done = { ...this.head(), ...last, done: true, done_reason: doneReason(this.finishReason), ...stats(this.last, Date.now() - this.startedAt, this.extras.loadMs) };
+    if (!this.extras.finish) return this.line(done);
+    this.held = done;
+    return '';
   }
 
   private error(message: string): string {
@@ -135,14 +158,15 @@ export class OllamaStreamTranslator {
 }
 
 /** The translator as a stream stage, so pipeline() carries backpressure and teardown both ways. */
-export function ollamaStreamTransform(translator: OllamaStreamTranslator): Transform {
+export function ollamaStreamTransform(translator: Pick<OllamaStreamTranslator, 'push' | 'end' | 'finish'>): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       const out = translator.push(chunk);
       callback(null, out === '' ? undefined : out);
     },
     flush(callback: TransformCallback) {
-      callback(null, translator.end());
+      const out = translator.end();
+      translator.finish().then((last) => callback(null, out + last), callback);
     },
   });
 }

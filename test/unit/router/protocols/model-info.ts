@@ -16,6 +16,7 @@ export function modelInfo(overrides: Partial<ModelInfo> = {}): ModelInfo {
     host: '127.0.0.1',
     queued: 0,
     inFlight: 0,
+    maxConcurrency: 1,
     loadMs: null,
     vramMb: null,
     vramMeasured: null,

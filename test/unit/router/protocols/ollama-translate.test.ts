@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { translateChatRequest, translateChatResponse } from '../../../../src/router/protocols/ollama-chat.js';
 import { translateEmbedRequest, translateEmbedResponse, translateLegacyEmbeddingsResponse } from '../../../../src/router/protocols/ollama-embed.js';
 import { translateGenerateRequest, translateGenerateResponse } from '../../../../src/router/protocols/ollama-generate.js';
+import { InfillStreamTranslator, infillRefusal, translateInfillResponse } from '../../../../src/router/protocols/ollama-infill.js';
 import { parseKeepAlive, translateOptions } from '../../../../src/router/protocols/ollama-options.js';
 import { RouterError } from '../../../../src/router/types.js';
 import { modelInfo } from './model-info.js';
@@ -209,10 +210,73 @@ describe('POST /api/generate', () => {
     expect(raw.body).toEqual({ model: 'qwen', prompt: '[INST] hi [/INST]', stream: true, stream_options: { include_usage: true } });
   });
 
-  it('context and template are ignored with warnings; suffix is refused', () => {
+  it('template is ignored with a warning; context is kept for the chat-template path, ignored (with a warning) when raw', () => {
     const out = translateGenerateRequest({ model: 'qwen', prompt: 'x', context: [1, 2, 3], template: '{{ .Prompt }}' }, modelInfo());
-    expect(out.warnings).toHaveLength(2);
-    expect(() => translateGenerateRequest({ model: 'qwen', prompt: 'def f(', suffix: 'return x' }, modelInfo())).toThrow(/suffix/);
+    expect(out.warnings).toEqual(['"template" ignored: the instance uses its own chat template']);
+    expect(out).toMatchObject({ context: [1, 2, 3], returnsContext: true, path: '/v1/chat/completions' });
+    const raw = translateGenerateRequest({ model: 'qwen', prompt: 'x', raw: true, context: [1, 2] }, modelInfo());
+    expect(raw).toMatchObject({ context: undefined, returnsContext: false });
+    expect(raw.warnings[0]).toMatch(/"context" ignored/);
+    expect(() => translateGenerateRequest({ model: 'qwen', prompt: 'x', context: ['a'] }, modelInfo())).toThrow(/token ids/);
+    expect(() => translateGenerateRequest({ model: 'qwen', prompt: 'x', context: [1], images: [PNG] }, modelInfo())).toThrow(/images/);
+  });
+
+  // Ollama docs' "Generate request (With suffix)" and llama-server's /infill (input_prefix, input_suffix, native answer).
+  it('suffix is fill-in-the-middle: /infill with input_prefix and input_suffix, sampling options under native names', () => {
+    const out = translateGenerateRequest(
+      { model: 'codellama:code', prompt: 'def compute_gcd(a, b):', suffix: '    return result', options: { temperature: 0, num_predict: 32 }, stream: false },
+      modelInfo(),
+    );
+    expect(out).toMatchObject({ path: '/infill', stream: false, returnsContext: false, warnings: [] });
+    expect(out.body).toEqual({ temperature: 0, n_predict: 32, input_prefix: 'def compute_gcd(a, b):', input_suffix: '    return result', prompt: '', stream: false });
+    const extras = translateGenerateRequest({ model: 'q', prompt: 'a', suffix: 'b', system: 's', format: 'json', context: [1] }, modelInfo());
+    expect(extras.warnings).toHaveLength(3);
+    expect(extras.body.stream).toBe(true);
+    expect(() => translateGenerateRequest({ model: 'q', prompt: 'a', suffix: 'b', images: [PNG] }, modelInfo())).toThrow(/suffix/);
+    expect(() => translateGenerateRequest({ model: 'q', prompt: 'a', suffix: 3 }, modelInfo())).toThrow(/suffix/);
+    expect(translateGenerateRequest({ model: 'q', prompt: 'a', suffix: 'b', raw: true }, modelInfo())).toMatchObject({ path: '/v1/completions', warnings: [expect.stringMatching(/suffix/)] });
+  });
+
+  it("/infill's native answer becomes Ollama's generate response; a model without FIM tokens is a 400 \"does not support insert\"", () => {
+    const upstream = {
+      index: 0,
+      content: '\n    if a == 0:\n        return b',
+      stop: true,
+      stop_type: 'eos',
+      tokens_predicted: 12,
+      tokens_evaluated: 20,
+      timings: { prompt_n: 20, prompt_ms: 4.5, predicted_n: 12, predicted_ms: 60.25 },
+    };
+    expect(translateInfillResponse(upstream, 'codellama:code', 't', 80, 1500)).toEqual({
+      model: 'codellama:code',
+      created_at: 't',
+      response: '\n    if a == 0:\n        return b',
+      done: true,
+      done_reason: 'stop',
+      total_duration: 80_000_000,
+      load_duration: 1_500_000_000,
+      prompt_eval_count: 20,
+      prompt_eval_duration: 4_500_000,
+      eval_count: 12,
+      eval_duration: 60_250_000,
+    });
+    expect(translateInfillResponse({ content: 'x', stop: true, stop_type: 'limit' }, 'q', 't', 0).done_reason).toBe('length');
+    const refused = infillRefusal('tiny:latest', 501, 'Infill is not supported by this model: prefix token is missing. ');
+    expect(refused).toEqual({ status: 400, error: 'tiny:latest does not support insert: Infill is not supported by this model: prefix token is missing.' });
+    expect(infillRefusal('q', 400, 'bad json')).toBeUndefined();
+  });
+
+  it('the streamed /infill (native SSE frames, split anywhere) becomes response lines and one done line', () => {
+    const t = new InfillStreamTranslator('q', () => new Date(0), Date.now(), { loadMs: 2 });
+    const sse =
+      'data: {"index":0,"content":"if","stop":false}\n\ndata: {"index":0,"content":" a","stop":false}\n\n' +
+      'data: {"index":0,"content":"","stop":true,"stop_type":"eos","timings":{"prompt_n":5,"prompt_ms":1,"predicted_n":2,"predicted_ms":3}}\n\n';
+    const lines = (t.push(sse.slice(0, 17)) + t.push(sse.slice(17)) + t.end()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.response)).toEqual(['if', ' a', '']);
+    expect(lines[2]).toMatchObject({ done: true, done_reason: 'stop', prompt_eval_count: 5, eval_count: 2, load_duration: 2_000_000 });
+    const cut = new InfillStreamTranslator('q', () => new Date(0), Date.now());
+    expect(JSON.parse(cut.push('data: {"content":"x","stop":false}\n\n').split('\n')[0]!)).toMatchObject({ response: 'x', done: false });
+    expect(JSON.parse(cut.end())).toEqual({ error: "the model's instance closed the stream before the answer was complete" });
   });
 
   it('text_completion and chat.completion answers both become response', () => {

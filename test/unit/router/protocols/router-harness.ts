@@ -1,6 +1,6 @@
 // The real router (core, scheduler, supervisor, listener) over fake llama-server processes, with the
 // protocol routes registered as the daemon registers them.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +17,8 @@ export interface HarnessInstance {
   name: string;
   control?: Partial<InstanceControl>;
   env?: Record<string, string>;
+  /** A model file of this many bytes, passed as `-m` and as the routed instance's modelPath. */
+  modelBytes?: number;
 }
 
 export interface Harness {
@@ -43,14 +45,16 @@ export async function startHarness(instances: HarnessInstance[], routerSettings:
   const dir = mkdtempSync(join(tmpdir(), 'infer-entry-protocols-'));
   const log = silentLogger();
   const supervisor = createSupervisor({ log });
-  const routed: Array<{ name: string; host: string; port: number; control: InstanceControl }> = [];
+  const routed: Array<{ name: string; host: string; port: number; control: InstanceControl; modelPath?: string }> = [];
   const specs = [];
   for (const instance of instances) {
     const port = await freePort();
     const c = control(instance.control);
     // On-demand instances are configured but not started at boot: the router starts them.
-    specs.push(fakeSpec(instance.name, port, { enabled: !c.onDemand, env: { FAKE_PID_FILE: join(dir, `${instance.name}.pids`), ...instance.env } }));
-    routed.push({ name: instance.name, host: '127.0.0.1', port, control: c });
+    const model = instance.modelBytes === undefined ? undefined : join(dir, `${instance.name}-Q4_K_M.gguf`);
+    if (model) writeFileSync(model, Buffer.alloc(instance.modelBytes!));
+    specs.push(fakeSpec(instance.name, port, { enabled: !c.onDemand, ...(model ? { model } : {}), env: { FAKE_PID_FILE: join(dir, `${instance.name}.pids`), ...instance.env } }));
+    routed.push({ name: instance.name, host: '127.0.0.1', port, control: c, ...(model ? { modelPath: model } : {}) });
   }
   await supervisor.reload({ file: '<test>', enable: true, instances: specs });
   const s = settings(routerSettings);
