@@ -3,9 +3,8 @@
  * They never bypass the queue: every upstream request goes through RouterCore.forward.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-
 import type { FailureClass, InstanceState } from '../supervisor/types.js';
+import type { UpstreamBody } from './upstream.js';
 
 export type { FailureClass, InstanceState };
 
@@ -62,8 +61,8 @@ export interface ForwardRequest {
 export interface ForwardResult {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Upstream body, with backpressure; destroy() to abort. */
-  body: Readable;
+  /** Upstream body for one consumer, with backpressure (a full sink pauses the upstream read); destroy() to abort. */
+  body: UpstreamBody;
   /**
    * Marks the request no longer in flight (the TTL starts after the last one). Idempotent; the core
    * calls it itself when the body ends, errors or is destroyed.

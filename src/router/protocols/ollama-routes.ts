@@ -4,8 +4,8 @@
  * use Ollama's shape, `{"error": "..."}` with the HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 
+import { writeBody } from '../http.js';
 import type { RouteTable } from '../routes.js';
 import { type ForwardResult, type ModelInfo, RouterError, type RouterCore } from '../types.js';
 import { translateChatRequest, translateChatResponse } from './ollama-chat.js';
@@ -13,8 +13,8 @@ import { translateEmbedRequest, translateEmbedResponse, translateLegacyEmbedding
 import { translateGenerateRequest, translateGenerateResponse } from './ollama-generate.js';
 import { ps, show, tags, version } from './ollama-info.js';
 import { ollamaName, resolveOllamaName } from './ollama-names.js';
-import { ollamaStreamTransform, OllamaStreamTranslator, type StreamKind } from './ollama-stream.js';
-import { clientKey, disconnectSignal, readAll, readJson, sendJson, upstreamMessage } from './http-util.js';
+import { OllamaStreamTranslator, type StreamKind } from './ollama-stream.js';
+import { clientKey, disconnectSignal, readJson, sendJson, upstreamMessage } from './http-util.js';
 
 export interface ProtocolLog {
   warn(fields: Record<string, unknown>, message: string): void;
@@ -123,12 +123,13 @@ class Context {
     if (!result) return;
     if (translated.stream) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-      res.socket?.setNoDelay(true);
       const translator = new OllamaStreamTranslator(kind, name, () => new Date(this.now()), started);
-      await pipeline(result.body, ollamaStreamTransform(translator), res).catch(() => {
-        // Client gone or upstream cut: the pipeline destroyed both sides; the core aborts upstream.
-      });
-      result.release();
+      // Translated chunk by chunk into the response: no stream stage between them. A cut upstream
+      // still ends with the translator's closing line (an error line unless the answer finished).
+      const close = () => {
+        if (!res.destroyed) res.end(translator.end());
+      };
+      writeBody(res, result.body, { end: close, error: close }, (chunk) => translator.push(chunk));
       return;
     }
     const upstream = await this.json(result);
@@ -173,13 +174,13 @@ class Context {
       ...(keepAliveMs === undefined ? {} : { keepAliveMs }),
     });
     if (result.status < 400) return result;
-    const text = await readAll(result.body).finally(() => result.release());
+    const text = await result.body.text().finally(() => result.release());
     sendJson(res, result.status, { error: upstreamMessage(text, result.status) });
     return undefined;
   }
 
   private async json(result: ForwardResult): Promise<Record<string, unknown>> {
-    const text = await readAll(result.body).finally(() => result.release());
+    const text = await result.body.text().finally(() => result.release());
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {
