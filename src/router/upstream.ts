@@ -3,7 +3,9 @@
  * compression). Answers come through undici's dispatch handler straight to one consumer (no
  * Readable and pipe per answer), with backpressure both ways. Nothing here queues or retries.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+
+import { Pool } from './undici-pool.js';
 
 export interface UpstreamTarget {
   name: string;
