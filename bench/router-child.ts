@@ -4,6 +4,7 @@
  * listening. Input: one JSON argument { executable, args, env, port }.
  */
 import { createHash } from 'node:crypto';
+import v8 from 'node:v8';
 
 import { silentLogger } from '../src/log.js';
 import { registerProtocolRoutes } from '../src/router/protocols/register.js';
@@ -57,6 +58,13 @@ registerProtocolRoutes(router, settings, silentLogger());
 const address = await router.start();
 await router.core.load('m');
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
+// SIGUSR2: where the RSS goes (bench/router.ts asks before and after the 256 streams).
+process.on('SIGUSR2', () => {
+  const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
+  const m = process.memoryUsage();
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name.replace('_space', ''), mb(s.space_size)]));
+  process.stderr.write(`${JSON.stringify({ memory: { rss: mb(m.rss), heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers), spaces } })}\n`);
+});
 process.on('SIGTERM', () => {
   void router.close().then(() => supervisor.stopAll({ immediate: true })).then(() => process.exit(0));
 });

@@ -5,8 +5,9 @@
  *   npm run build && node dist/bench/router.js                       # the fake llama-server, no token delay
  *   BENCH_LLAMA_SERVER=/path/llama-server BENCH_MODEL=/path/m.gguf node dist/bench/router.js   # the real one
  *
- * Prints: added p50/p99 latency of small non-streamed requests at concurrency 1/16/64, TTFB,
- * added delay per streamed token, tokens/s at 1/16/64 streams, router CPU and RSS at 256 streams.
+ * Prints: added p50/p99 latency of small non-streamed requests at concurrency 1/16/64 (closed loop)
+ * and at fixed rates (open loop, BENCH_RATES), TTFB, added delay per streamed token, tokens/s at
+ * 1/16/64 streams, router CPU and RSS at 256 streams with the router's heap breakdown.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -57,6 +58,32 @@ async function latency(pool: Pool, concurrency: number, seconds: number): Promis
       }
     }),
   );
+  return times;
+}
+
+/**
+ * Open loop: requests sent at a fixed rate whatever the answers do, as independent clients send
+ * them; latency counted from each request's due time, so a late generator is not hidden. Unlike
+ * the closed loop above, the offered load is the same for both paths.
+ */
+async function openLoop(pool: Pool, rate: number, seconds: number): Promise<number[]> {
+  const times: number[] = [];
+  const n = Math.round(rate * seconds);
+  const t0 = performance.now();
+  const pending: Array<Promise<void>> = [];
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(
+      pool.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: CHAT_SMALL }).then(async (res) => {
+        await res.body.arrayBuffer();
+        if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+        times.push(performance.now() - due);
+      }),
+    );
+  }
+  await Promise.all(pending);
   return times;
 }
 
@@ -156,8 +183,30 @@ async function main(): Promise<void> {
     const wall = performance.now() - t0;
     const perToken = (after.cpuMs - before.cpuMs) / (256 * TOKENS * 5);
     console.log(`\n256 streams × ${TOKENS * 5} tokens through the router: ${fmt(r.tokensPerSecond, 0)} tok/s; router CPU ${fmt(((after.cpuMs - before.cpuMs) / wall) * 100, 0)} % of one core (${fmt(perToken * 1000, 1)} µs per token); router RSS peak ${fmt(peak, 1)} MB (idle ${fmt(before.rssMb, 1)} MB; target < 100 MB)`);
+    child.kill('SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 300));
     console.log(`load average during the run: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${os.cpus().length} cores`);
   }
+  // The closed loop above couples arrivals to answers: at c=16/64 against an upstream that answers in
+  // no time, the added latency is the router's CPU time multiplied by the queue the loop keeps full
+  // (Little's law) on cores it shares with the generator and the upstream. An open loop at a fixed
+  // rate gives both paths the same offered load, as independent clients do.
+  if (!real) {
+    console.log('\n| open loop, small non-streamed | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | router CPU | target |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const rate of (process.env.BENCH_RATES ?? '100,500').split(',').map(Number)) {
+      await openLoop(direct, rate, 0.5);
+      await openLoop(routed, rate, 0.5);
+      const d = await openLoop(direct, rate, SECONDS);
+      const c0 = cpu();
+      const t0 = performance.now();
+      const r = await openLoop(routed, rate, SECONDS);
+      const busy = (cpu() - c0) / (performance.now() - t0);
+      const [d50, r50, d99, r99] = [pct(d, 50), pct(r, 50), pct(d, 99), pct(r, 99)];
+      console.log(`| ${rate} req/s | ${fmt(d50)} ms | ${fmt(r50)} ms | ${fmt(r50 - d50)} ms | ${fmt(d99)} ms | ${fmt(r99)} ms | ${fmt(r99 - d99)} ms | ${fmt(busy * 100, 0)} % of a core | < 1 ms p50, < 5 ms p99 |`);
+    }
+  }
+
   await direct.close();
   await routed.close();
   child.kill('SIGTERM');

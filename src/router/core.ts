@@ -150,7 +150,7 @@ export class Core implements RouterCore {
         throw new RouterError(502, 'upstream_error', `The model '${instance.name}' failed while answering: ${errorText(error)}`);
       }
       this.options.metrics?.ttfb.observe({ model: instance.name }, (this.options.clock.now() - started) / 1000);
-      return this.result(instance, grant, response, request.signal, cold ? grant.waitedMs : 0);
+      return this.result(instance, grant, response, cold ? grant.waitedMs : 0);
     }
   }
 
@@ -202,13 +202,13 @@ export class Core implements RouterCore {
     return { name: instance.name, host: instance.host, port: instance.port, apiKey: instance.control.apiKey };
   }
 
-  /** The grant is held until the body ends, errors or is destroyed by the client. */
-  private result(instance: RoutedInstance, grant: Grant, response: UpstreamResponse, signal: AbortSignal, loadWaitMs: number): ForwardResult {
+  /** The grant is held until the body ends, errors or is aborted by the client. */
+  private result(instance: RoutedInstance, grant: Grant, response: UpstreamResponse, loadWaitMs: number): ForwardResult {
     const release = () => grant.release();
-    response.body.once('end', release);
-    response.body.once('close', release);
-    response.body.once('error', release);
-    signal.addEventListener('abort', () => this.options.metrics?.disconnects.inc({ model: instance.name }), { once: true });
+    response.body.onSettled((aborted) => {
+      grant.release();
+      if (aborted) this.options.metrics?.disconnects.inc({ model: instance.name });
+    });
     return { status: response.status, headers: response.headers, body: response.body, loadWaitMs, release };
   }
 
@@ -224,11 +224,11 @@ export class Core implements RouterCore {
         body: Buffer.from(JSON.stringify({ prompt: 'Hi', max_tokens: 1, stream: false })),
         signal: bounded,
       });
-      await readAll(response.body);
+      await response.body.text();
     }
     try {
       const response = await this.upstreams.request(this.targetOf(instance), { method: 'GET', path: '/props', signal: bounded });
-      const text = await readAll(response.body);
+      const text = await response.body.text();
       if (response.status === 200) this.props.set(name, JSON.parse(text));
     } catch {
       // Older servers without /props: the config's ctx_size still answers.
@@ -260,10 +260,4 @@ export function idsOf(instance: RoutedInstance): string[] {
 function errorText(error: unknown): string {
   const e = error as { code?: string; message?: string };
   return e?.code ?? e?.message ?? String(error);
-}
-
-async function readAll(body: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
 }

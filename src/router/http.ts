@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { RouterError, type ForwardResult } from './types.js';
+import type { UpstreamBody } from './upstream.js';
 
 const TYPE_OF_STATUS: Record<number, string> = {
   400: 'invalid_request_error',
@@ -118,16 +119,19 @@ export function clientGone(res: ServerResponse): AbortController {
 const RESPONSE_SKIP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'trailer', 'content-encoding']);
 
 /**
- * Stream an upstream answer. A reader that falls behind pauses the upstream read (pipe);
- * an upstream that dies mid-stream ends an SSE answer with one error frame and no [DONE].
+ * Stream an upstream answer straight into the response. A reader that falls behind pauses the
+ * upstream read until the response drains; a client that leaves aborts upstream through the
+ * request's signal; an upstream that dies mid-stream ends an SSE answer with one error frame and
+ * no [DONE].
  */
 export function pipeResult(res: ServerResponse, result: ForwardResult): void {
-  const sse = String(result.headers['content-type'] ?? '').startsWith('text/event-stream');
+  const type = result.headers['content-type'];
+  const sse = typeof type === 'string' && type.startsWith('text/event-stream');
   const body = result.body;
   if (res.headersSent) {
     // A loading heartbeat already committed a 200 event stream: an upstream refusal becomes an error frame.
     if (result.status !== 200 || !sse) {
-      body.resume();
+      body.destroy();
       result.release();
       const e = new RouterError(502, 'upstream_error', `The model answered ${result.status} after loading.`);
       res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
@@ -135,28 +139,46 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
     }
   } else {
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(result.headers)) if (v !== undefined && !RESPONSE_SKIP.has(k.toLowerCase())) headers[k] = v;
+    for (const k in result.headers) {
+      const v = result.headers[k];
+      if (v !== undefined && !RESPONSE_SKIP.has(k)) headers[k] = v;
+    }
     headers['x-accel-buffering'] = 'no';
     res.writeHead(result.status, headers);
     // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
     if (sse) res.flushHeaders();
   }
-  body.pipe(res, { end: false });
-  body.once('end', () => {
-    res.end();
-    result.release();
-  });
-  body.once('error', (error) => {
-    body.unpipe(res);
-    result.release();
-    if (res.destroyed) return;
-    if (sse) {
-      const e = new RouterError(502, 'upstream_error', `The model stopped answering mid-stream: ${(error as Error).message}`);
+  writeBody(res, body, {
+    end: () => res.end(),
+    error: (error) => {
+      if (res.destroyed) return;
+      if (!sse) return void res.destroy();
+      const e = new RouterError(502, 'upstream_error', `The model stopped answering mid-stream: ${error.message}`);
       res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
-    } else res.destroy();
+    },
   });
-  res.once('close', () => {
-    if (!body.destroyed) body.destroy();
-    result.release();
+}
+
+/**
+ * An upstream body into a response: each chunk written as it comes, the upstream read paused while
+ * the response is over its high-water mark. `transform` turns upstream bytes into what the client
+ * reads (another protocol's framing); the ends are the caller's.
+ */
+export function writeBody(
+  res: ServerResponse,
+  body: UpstreamBody,
+  ends: { end(): void; error(error: Error): void },
+  transform?: (chunk: Buffer) => string,
+): void {
+  res.on('drain', () => body.resume());
+  body.consume({
+    data: transform
+      ? (chunk) => {
+          const out = transform(chunk);
+          return out === '' || res.destroyed || res.write(out);
+        }
+      : (chunk) => res.destroyed || res.write(chunk),
+    end: ends.end,
+    error: ends.error,
   });
 }

@@ -3,9 +3,8 @@
  * They never bypass the queue: every upstream request goes through RouterCore.forward.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-
 import type { FailureClass, InstanceState } from '../supervisor/types.js';
+import type { UpstreamBody } from './upstream.js';
 
 export type { FailureClass, InstanceState };
 
@@ -64,8 +63,8 @@ export interface ForwardRequest {
 export interface ForwardResult {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Upstream body, with backpressure; destroy() to abort. */
-  body: Readable;
+  /** Upstream body for one consumer, with backpressure (a full sink pauses the upstream read); destroy() to abort. */
+  body: UpstreamBody;
   /** How long this request waited for its model to start and warm up, ms (0 when it was already warm). */
   loadWaitMs: number;
   /**

@@ -57,13 +57,6 @@ export function disconnectSignal(req: IncomingMessage, res: ServerResponse): Abo
   return controller.signal;
 }
 
-/** Collects a whole upstream body (non-streamed answers are small). */
-export async function readAll(body: AsyncIterable<Buffer | Uint8Array | string>): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** The message of an upstream error body in OpenAI's or llama-server's shape, else the text itself. */
 export function upstreamMessage(text: string, status: number): string {
   try {

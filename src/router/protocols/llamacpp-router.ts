@@ -5,8 +5,8 @@
  * llama-server's shape, `{"error": {"code", "message", "type"}}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 
+import { writeBody } from '../http.js';
 import type { RouteTable } from '../routes.js';
 import { type ModelInfo, RouterError, type RouterCore } from '../types.js';
 import { clientKey, disconnectSignal, readJson, sendJson } from './http-util.js';
@@ -97,8 +97,7 @@ export function registerLlamaCppRouterRoutes(routes: RouteTable, core: RouterCor
     const type = result.headers['content-type'];
     if (typeof type === 'string') headers['content-type'] = type;
     res.writeHead(result.status, headers);
-    await pipeline(result.body, res).catch(() => undefined);
-    result.release();
+    writeBody(res, result.body, { end: () => res.end(), error: () => res.destroy() });
   }));
   return routes;
 }

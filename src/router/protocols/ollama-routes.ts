@@ -4,8 +4,8 @@
  * use Ollama's shape, `{"error": "..."}` with the HTTP status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 
+import { writeBody } from '../http.js';
 import type { RouteTable } from '../routes.js';
 import { type ForwardRequest, type ForwardResult, type ModelInfo, RouterError, type RouterCore } from '../types.js';
 import { translateChatRequest, translateChatResponse } from './ollama-chat.js';
@@ -16,8 +16,8 @@ import { InfillStreamTranslator, infillRefusal, translateInfillResponse } from '
 import { ModelFileSizes } from './model-file-size.js';
 import { ps, show, tags, version } from './ollama-info.js';
 import { ollamaName, resolveOllamaName } from './ollama-names.js';
-import { ollamaStreamTransform, OllamaStreamTranslator, type StreamKind } from './ollama-stream.js';
-import { clientKey, disconnectSignal, readAll, readJson, sendJson, upstreamMessage } from './http-util.js';
+import { OllamaStreamTranslator, type StreamKind } from './ollama-stream.js';
+import { clientKey, disconnectSignal, readJson, sendJson, upstreamMessage } from './http-util.js';
 
 export interface ProtocolLog {
   warn(fields: Record<string, unknown>, message: string): void;
@@ -135,7 +135,7 @@ class Context {
       const result = await this.core.forward(this.upstreamRequest(req, model, path, body, translated.keepAliveMs, signal));
       loadMs = Math.max(loadMs, result.loadWaitMs);
       if (result.status < 400) return this.json(result);
-      const text = await readAll(result.body).finally(() => result.release());
+      const text = await result.body.text().finally(() => result.release());
       throw new RouterError(result.status, 'upstream_error', upstreamMessage(text, result.status));
     };
     const context = translated.returnsContext ? new GenerateContext(call, translated.body) : undefined;
@@ -160,15 +160,22 @@ class Context {
     };
     if (translated.stream) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-      res.socket?.setNoDelay(true);
       const now = () => new Date(this.now());
       const translator = infill
         ? new InfillStreamTranslator(name, now, started, { loadMs })
         : new OllamaStreamTranslator(kind, name, now, started, { loadMs, ...(context ? { finish: contextOf } : {}) });
-      await pipeline(result.body, ollamaStreamTransform(translator), res).catch(() => {
-        // Client gone or upstream cut: the pipeline destroyed both sides; the core aborts upstream.
-      });
-      result.release();
+      // Translated chunk by chunk into the response: no stream stage between them. A cut upstream
+      // still ends with the translator's closing line (an error line unless the answer finished); a
+      // finished generate's done line waits for its context.
+      const close = (complete: boolean) => {
+        if (res.destroyed) return;
+        const out = translator.end();
+        if (!complete) return void res.end(out);
+        void translator.finish().then((last) => {
+          if (!res.destroyed) res.end(out + last);
+        });
+      };
+      writeBody(res, result.body, { end: () => close(true), error: () => close(false) }, (chunk) => translator.push(chunk));
       return;
     }
     const upstream = await this.json(result);
@@ -211,7 +218,7 @@ class Context {
   ): Promise<ForwardResult | undefined> {
     const result = await this.core.forward(this.upstreamRequest(req, model, path, body, keepAliveMs, signal));
     if (result.status < 400) return result;
-    const text = await readAll(result.body).finally(() => result.release());
+    const text = await result.body.text().finally(() => result.release());
     const message = upstreamMessage(text, result.status);
     const known = refusal?.(result.status, message);
     sendJson(res, known?.status ?? result.status, { error: known?.error ?? message });
@@ -232,7 +239,7 @@ class Context {
   }
 
   private async json(result: ForwardResult): Promise<Record<string, unknown>> {
-    const text = await readAll(result.body).finally(() => result.release());
+    const text = await result.body.text().finally(() => result.release());
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {

@@ -4,8 +4,6 @@
  * An upstream error frame becomes Ollama's `{"error": ...}` line; a stream cut before it finished
  * ends with an error line too, never with a false `done`.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 import { doneReason, stats, toOllamaToolCall } from './ollama-chat.js';
 import { SseParser } from './sse-parser.js';
 
@@ -49,7 +47,9 @@ export class OllamaStreamTranslator {
 
   /** NDJSON lines (each ending in \n) for this chunk of upstream bytes. */
   push(chunk: Uint8Array | string): string {
-    return this.parser.push(chunk).map((data) => this.event(data)).join('');
+    let out = '';
+    for (const data of this.parser.push(chunk)) out += this.event(data);
+    return out;
   }
 
   /** The closing line(s) once upstream ended. */
@@ -155,18 +155,4 @@ export class OllamaStreamTranslator {
   private line(value: unknown): string {
     return `${JSON.stringify(value)}\n`;
   }
-}
-
-/** The translator as a stream stage, so pipeline() carries backpressure and teardown both ways. */
-export function ollamaStreamTransform(translator: Pick<OllamaStreamTranslator, 'push' | 'end' | 'finish'>): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      const out = translator.push(chunk);
-      callback(null, out === '' ? undefined : out);
-    },
-    flush(callback: TransformCallback) {
-      const out = translator.end();
-      translator.finish().then((last) => callback(null, out + last), callback);
-    },
-  });
 }

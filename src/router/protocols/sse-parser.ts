@@ -6,11 +6,13 @@
 export class SseParser {
   private readonly decoder = new TextDecoder();
   private buffer = '';
-  private data: string[] = [];
+  /** The event being read: its data lines joined by \n; null before its first data line. */
+  private data: string | null = null;
 
   /** The data payloads of the events completed by this chunk. */
   push(chunk: Uint8Array | string): string[] {
-    this.buffer += typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    this.buffer = this.buffer === '' ? text : this.buffer + text;
     return this.drain(false);
   }
 
@@ -18,8 +20,8 @@ export class SseParser {
   end(): string[] {
     this.buffer += this.decoder.decode();
     const events = this.drain(true);
-    if (this.data.length > 0) events.push(this.data.join('\n'));
-    this.data = [];
+    if (this.data !== null) events.push(this.data);
+    this.data = null;
     return events;
   }
 
@@ -27,33 +29,36 @@ export class SseParser {
     const events: string[] = [];
     let at = 0;
     const text = this.buffer;
+    // CR alone also ends a line (rare): found once per chunk, not once per line, as a coalesced
+    // chunk of many frames would otherwise be scanned to its end for every line.
+    let cr = text.indexOf('\r');
     for (;;) {
       const lf = text.indexOf('\n', at);
-      // CR alone also ends a line (rare); only search for it when one is present.
-      const cr = text.indexOf('\r', at);
+      if (cr >= 0 && cr < at) cr = text.indexOf('\r', at);
       let end: number;
       let width: number;
       if (cr >= 0 && (lf < 0 || cr < lf)) {
         // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
         if (!final && cr === text.length - 1) break;
         end = cr;
-        width = text[cr + 1] === '\n' ? 2 : 1;
+        width = text.charCodeAt(cr + 1) === 10 ? 2 : 1;
       } else if (lf >= 0) {
         end = lf;
         width = 1;
       } else break;
-      const line = text.slice(at, end);
-      at = end + width;
-      if (line === '') {
-        if (this.data.length > 0) events.push(this.data.join('\n'));
-        this.data = [];
-      } else if (line.startsWith('data:')) {
-        this.data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+      if (end === at) {
+        if (this.data !== null) events.push(this.data);
+        this.data = null;
+      } else if (text.startsWith('data:', at)) {
+        const line = text.slice(at + (text.charCodeAt(at + 5) === 32 ? 6 : 5), end);
+        this.data = this.data === null ? line : `${this.data}\n${line}`;
       }
+      at = end + width;
     }
     this.buffer = at === 0 ? text : text.slice(at);
     if (final && this.buffer.startsWith('data:')) {
-      this.data.push(this.buffer.slice(this.buffer.startsWith('data: ') ? 6 : 5));
+      const line = this.buffer.slice(this.buffer.startsWith('data: ') ? 6 : 5);
+      this.data = this.data === null ? line : `${this.data}\n${line}`;
       this.buffer = '';
     }
     return events;

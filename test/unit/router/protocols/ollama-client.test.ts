@@ -124,6 +124,16 @@ describe('ollama and openai clients on one router', () => {
     await expect.poll(async () => (await h.fakeStats('slow')).aborted, { timeout: 2_000 }).toBe(before + 1);
   });
 
+  it('an instance that dies mid-stream ends the NDJSON stream with an error line, never a false done', async () => {
+    const own = await startHarness([{ name: 'crashy', control: { onDemand: false }, env: { FAKE_TOKEN_MS: '20', FAKE_TOKENS: '20', FAKE_CRASH_MID_STREAM: '5' } }]);
+    const body = JSON.stringify({ model: 'crashy', messages: [{ role: 'user', content: 'hi' }] });
+    const text = await (await fetch(`${own.url}/api/chat`, { method: 'POST', body })).text().finally(() => own.close());
+    const lines = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { message?: { content: string }; done?: boolean; error?: string });
+    expect(lines.filter((l) => l.message?.content.startsWith('tok'))).toHaveLength(5);
+    expect(lines.at(-1)?.error).toMatch(/closed the stream before the answer was complete/);
+    expect(lines.some((l) => l.done === true)).toBe(false);
+  });
+
   it('a client that gives up on a non-streamed answer aborts the upstream request too', async () => {
     const before = await h.fakeStats('slow');
     const body = JSON.stringify({ model: 'slow', messages: [{ role: 'user', content: 'hi' }], stream: false });
