@@ -4,7 +4,7 @@
  * only (no hashing), so a warm boot costs a stat of the archive plus one
  * lstat per entry.
  */
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { CONVENIENCE_LINKS, MARKER_FILE, type ManifestEntry } from './types.js';
@@ -37,8 +37,16 @@ export async function buildManifest(tree: string): Promise<ManifestEntry[]> {
  * cache ~3 µs; the whole check blocks the event loop for a few milliseconds.
  */
 export function firstDifference(tree: string, manifest: ManifestEntry[]): string | null {
+  // the link to the active release is resolved once, not once per entry; manifest paths are
+  // relative and normalised (buildManifest wrote them), so joining them is a concatenation
+  let base: string;
+  try {
+    base = realpathSync(tree);
+  } catch {
+    return `${tree} is missing`;
+  }
   for (const e of manifest) {
-    const abs = path.join(tree, e.path);
+    const abs = `${base}/${e.path}`;
     const st = lstatSync(abs, { throwIfNoEntry: false });
     if (st === undefined) return `${e.path} is missing`;
     if (e.type === 'symlink') {
