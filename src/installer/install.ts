@@ -101,6 +101,11 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       }
     }
 
+    // loaded (with its process library) only by a run that installs something, not by every warm
+    // boot; from here on, so that compiling it overlaps the copy instead of delaying the smoke test
+    const smokeModule = import('./smoke-test.js');
+    smokeModule.catch(() => undefined);
+
     // tar and tar.gz are extracted from the very bytes the copy reads and hashes: one read of the package
     const newStaging = async (): Promise<string> => {
       staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -186,8 +191,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
-    // loaded (with its process library) only by a run that installs something, not by every warm boot
-    const { parseVersion, smokeTest } = await import('./smoke-test.js');
+    const { parseVersion, smokeTest } = await smokeModule;
     const versionOutput = await smokeTest(layout.tree, env, o.smokeTimeoutMs, o.signal);
     const serverVersion = parseVersion(versionOutput);
     log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
@@ -210,7 +214,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       duration_ms: Date.now() - started,
       release,
       ...(serverVersion ? { llama_server_version: serverVersion } : {}),
-      manifest: await buildManifest(layout.tree),
+      manifest: buildManifest(layout.tree),
     };
     await writeMarker(layout.tree, marker);
     const releaseDir = path.join(paths.releases, release);
