@@ -116,7 +116,7 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     let made: Promise<Logger> | undefined;
     const logger = (): Promise<Logger> => (made ??= io.log ? Promise.resolve(io.log) : import('../log.js').then((m) => m.createLogger({ destination, base: { step: command.name } })));
     if (command.quick) {
-      const code = await command.quick({ ...ctx, logLines: (lines) => writeQuickLog(lines, { env, destination, step: command.name, logger, plain: io.log ? false : undefined }) });
+      const code = await command.quick({ ...ctx, logLines: (lines) => writeQuickLog(lines, { env, destination, step: command.name, logger, useLogger: io.log !== undefined }) });
       if (code !== null) return code;
     }
     // Outside the usage-error catch: a bad INFER_ENTRY_LOG_LEVEL is a config error (78), not a usage one.
