@@ -102,12 +102,14 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     }
 
     // loaded (with its process library) only by a run that installs something, not by every warm
-    // boot; from here on, so that compiling it overlaps the copy instead of delaying the smoke test
-    const smokeModule = import('./smoke-test.js');
-    smokeModule.catch(() => undefined);
+    // boot nor by one that only hashes; a copying run starts it with the copy, so that compiling it
+    // overlaps the copy instead of delaying the smoke test
+    let smokeModule: Promise<typeof import('./smoke-test.js')> | undefined;
+    const loadSmokeTest = (): Promise<typeof import('./smoke-test.js')> => (smokeModule ??= import('./smoke-test.js'));
 
     // tar and tar.gz are extracted from the very bytes the copy reads and hashes: one read of the package
     const newStaging = async (): Promise<string> => {
+      loadSmokeTest().catch(() => undefined);
       staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
       // one level at a time: a recursive mkdir on a full disk reports ENOENT instead of ENOSPC
       await mkdir(staging);
@@ -191,7 +193,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
-    const { parseVersion, smokeTest } = await smokeModule;
+    const { parseVersion, smokeTest } = await loadSmokeTest();
     const versionOutput = await smokeTest(layout.tree, env, o.smokeTimeoutMs, o.signal);
     const serverVersion = parseVersion(versionOutput);
     log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
