@@ -28,7 +28,7 @@ export interface QuickLogLine {
   msg: string;
 }
 
-export type QuickContext = Omit<CommandContext, 'log'> & {
+type QuickContext = Omit<CommandContext, 'log'> & {
   /** Logs the lines as the command's logger would, creating it only when they need it. */
   logLines(lines: readonly QuickLogLine[]): Promise<void>;
 };

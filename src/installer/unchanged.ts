@@ -18,7 +18,7 @@ import { isCacheTemp, trustedDigest } from './sidecar.js';
 import type { InstallOutcome } from './types.js';
 
 /** A line the caller logs (at info, with the `install` step) once it has a logger. */
-export interface LogEvent {
+interface LogEvent {
   fields: Record<string, unknown>;
   msg: string;
 }
