@@ -22,6 +22,17 @@ export interface CommandContext {
   stderr: NodeJS.WritableStream;
 }
 
+/** A line for the command's log (info, the command's step), from an answer given without a logger. */
+export interface QuickLogLine {
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+type QuickContext = Omit<CommandContext, 'log'> & {
+  /** Logs the lines as the command's logger would, creating it only when they need it. */
+  logLines(lines: readonly QuickLogLine[]): Promise<void>;
+};
+
 export interface Command {
   name: string;
   /** One line for `infer-entry --help`. */
@@ -34,6 +45,11 @@ export interface Command {
   acceptsRest?: boolean;
   /** Logs go to stdout for long-running commands (boot), stderr otherwise. */
   logToStdout?: boolean;
+  /**
+   * The common case answered before a logger exists (so pino is not loaded): the exit code, or
+   * null to leave it to run(). The warm `install` of every container start uses it.
+   */
+  quick?(ctx: QuickContext): Promise<number | null>;
   /** Returns the process exit code. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -1,8 +1,11 @@
 /** `infer-entry install [--pkg PATH] [--force] [--verify] [--json]`: install a llama.cpp archive now. */
-import type { Command } from './command.js';
+import type { Command, CommandContext } from './command.js';
 import { UsageError } from '../errors.js';
-import { ENV, readFlagLogged } from '../env.js';
-import { installPackage } from '../installer/index.js';
+import { ENV, readFlag, readFlagLogged } from '../env.js';
+import type { InstallOutcome } from '../installer/index.js';
+import { unchangedInstall } from '../installer/unchanged.js';
+
+const pkgOf = (ctx: Pick<CommandContext, 'values' | 'env'>): string | undefined => (ctx.values.pkg as string | undefined) ?? ctx.env[ENV.PKG_PATH];
 
 export const command: Command = {
   name: 'install',
@@ -35,21 +38,37 @@ Environment:
     verify: { type: 'boolean' },
     json: { type: 'boolean' },
   },
+  // every container start: an unchanged package, already installed, is answered without the installer or a logger
+  async quick(ctx) {
+    const pkgPath = pkgOf(ctx);
+    const verify = readFlag(ENV.PKG_VERIFY, ctx.env);
+    if (!pkgPath || pkgPath.trim() === '' || ctx.values.force === true || ctx.values.verify === true || verify.enabled || verify.warning) return null;
+    const unchanged = await unchangedInstall({ pkgPath, paths: ctx.paths, env: ctx.env });
+    if (!unchanged) return null;
+    await ctx.logLines(unchanged.events);
+    report(ctx, unchanged.outcome);
+    return 0;
+  },
   async run(ctx) {
-    const pkgPath = (ctx.values.pkg as string | undefined) ?? ctx.env[ENV.PKG_PATH];
+    const pkgPath = pkgOf(ctx);
     if (!pkgPath || pkgPath.trim() === '') {
       throw new UsageError(`no package given: pass --pkg PATH or set ${ENV.PKG_PATH}`);
     }
     const verify = ctx.values.verify === true || readFlagLogged(ENV.PKG_VERIFY, ctx.log, ctx.env).enabled;
+    const { installPackage } = await import('../installer/index.js');
     const outcome = await installPackage({ pkgPath, paths: ctx.paths, log: ctx.log, force: ctx.values.force === true, verify, env: ctx.env });
-    if (ctx.values.json === true) {
-      ctx.stdout.write(`${JSON.stringify(outcome)}\n`);
-    } else {
-      const what = outcome.status === 'installed' ? 'installed' : 'already installed';
-      ctx.stdout.write(
-        `${what}: ${outcome.archiveName} (${outcome.format}, sha256 ${outcome.sha256.slice(0, 16)}) at ${ctx.paths.install} -> ${outcome.releaseDir} — ${outcome.entries} entries, ${outcome.bytes} bytes, ${outcome.durationMs} ms\n`,
-      );
-    }
+    report(ctx, outcome);
     return 0;
   },
 };
+
+function report(ctx: Pick<CommandContext, 'values' | 'paths' | 'stdout'>, outcome: InstallOutcome): void {
+  if (ctx.values.json === true) {
+    ctx.stdout.write(`${JSON.stringify(outcome)}\n`);
+  } else {
+    const what = outcome.status === 'installed' ? 'installed' : 'already installed';
+    ctx.stdout.write(
+      `${what}: ${outcome.archiveName} (${outcome.format}, sha256 ${outcome.sha256.slice(0, 16)}) at ${ctx.paths.install} -> ${outcome.releaseDir} — ${outcome.entries} entries, ${outcome.bytes} bytes, ${outcome.durationMs} ms\n`,
+    );
+  }
+}

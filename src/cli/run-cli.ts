@@ -7,9 +7,10 @@ import { parseArgs } from 'node:util';
 import { commands } from './commands.js';
 import type { Command, CommandContext } from './command.js';
 import { ExitCode, InferEntryError } from '../errors.js';
-import { createLogger, silentLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { resolvePaths } from '../paths.js';
 import { VERSION } from '../version.js';
+import { writeQuickLog } from './quick-log.js';
 
 export interface CliIo {
   env?: NodeJS.ProcessEnv;
@@ -79,7 +80,7 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   }
   const command = await load();
 
-  let ctx: CommandContext;
+  let ctx: Omit<CommandContext, 'log'>;
   try {
     const dashDash = args.indexOf('--');
     const own = command.acceptsRest && dashDash >= 0 ? args.slice(0, dashDash) : args;
@@ -100,7 +101,6 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
       rest,
       env,
       paths: resolvePaths(env),
-      log: io.log ?? silentLogger(),
       stdout,
       stderr,
     };
@@ -111,9 +111,16 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
   }
 
   try {
+    // pino and the logging setup are loaded only by a command that gets past its quick answer
+    const destination = command.logToStdout ? 1 : 2;
+    let made: Promise<Logger> | undefined;
+    const logger = (): Promise<Logger> => (made ??= io.log ? Promise.resolve(io.log) : import('../log.js').then((m) => m.createLogger({ destination, base: { step: command.name } })));
+    if (command.quick) {
+      const code = await command.quick({ ...ctx, logLines: (lines) => writeQuickLog(lines, { env, destination, step: command.name, logger, useLogger: io.log !== undefined }) });
+      if (code !== null) return code;
+    }
     // Outside the usage-error catch: a bad INFER_ENTRY_LOG_LEVEL is a config error (78), not a usage one.
-    if (!io.log) ctx.log = createLogger({ destination: command.logToStdout ? 1 : 2, base: { step: command.name } });
-    return await command.run(ctx);
+    return await command.run({ ...ctx, log: await logger() });
   } catch (error) {
     return reportError(error, name, stderr);
   }

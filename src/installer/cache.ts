@@ -6,11 +6,12 @@
  * from, so a warm boot reads neither while the package is unchanged.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, realpath, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { CannotCreateError, IoError, isInferEntryError } from '../errors.js';
-import { identityChanges, identityOf, isIdentity, settled, type FileIdentity } from './identity.js';
+import { identityChanges, identityOf, settled, type FileIdentity } from './identity.js';
+import { readSidecarRaw, sidecarPath, type Sidecar } from './sidecar.js';
 import { ensureFreeSpace, writeFailure } from './disk.js';
 import type { SourceInfo } from './source.js';
 import type { FreeBytesProbe } from './types.js';
@@ -29,29 +30,6 @@ export interface CacheResult {
   stable: boolean;
 }
 
-/**
- * Beside each cached archive: its sha256, bound to the cached file's identity, and the identity
- * of the package it was last hashed from. A warm boot whose package still has that identity
- * (see identity.ts for what that proves) reads neither the package nor the cached copy.
- */
-interface Sidecar {
-  sha256: string;
-  cache: FileIdentity;
-  source?: { path: string; identity: FileIdentity };
-}
-
-export const sidecarPath = (cacheFile: string): string => path.join(path.dirname(cacheFile), `.${path.basename(cacheFile)}.sha256.json`);
-export const isCacheTemp = (name: string): boolean => /\.tmp-\d+-[0-9a-f]+$/.test(name);
-
-async function readSidecarRaw(cacheFile: string): Promise<Sidecar | null> {
-  try {
-    const s = JSON.parse(await readFile(sidecarPath(cacheFile), 'utf8')) as Sidecar;
-    return typeof s.sha256 === 'string' && isIdentity(s.cache) ? s : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The sidecar, when the cached file is still the one it describes. */
 async function readSidecar(cacheFile: string): Promise<Sidecar | null> {
   const [s, id] = await Promise.all([readSidecarRaw(cacheFile), identityOf(cacheFile).catch(() => null)]);
@@ -63,23 +41,6 @@ async function writeSidecar(cacheFile: string, sha256: string, source: Sidecar['
   const tmp = `${sidecarPath(cacheFile)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, JSON.stringify(body));
   await rename(tmp, sidecarPath(cacheFile));
-}
-
-export type Trusted = { sha256: string; file: string } | { sha256: null; reason: string };
-
-/**
- * The package's sha256 without reading it: known when the package has exactly the identity it
- * had when it was last hashed (and that identity had settled). Otherwise why it must be read.
- */
-export async function trustedDigest(source: SourceInfo, cacheDir: string): Promise<Trusted> {
-  const file = path.join(cacheDir, source.name);
-  const sidecar = await readSidecarRaw(file);
-  if (!sidecar?.source || !isIdentity(sidecar.source.identity)) return { sha256: null, reason: 'no settled identity of the package is recorded' };
-  const real = await realpath(source.path);
-  if (sidecar.source.path !== real) return { sha256: null, reason: `the last hash was of ${sidecar.source.path}` };
-  const changed = identityChanges(sidecar.source.identity, await identityOf(real));
-  if (changed.length > 0) return { sha256: null, reason: `the package's ${changed.join(', ')} changed since it was last hashed` };
-  return { sha256: sidecar.sha256, file };
 }
 
 export async function removeCached(cacheFile: string): Promise<void> {

@@ -107,7 +107,7 @@ export async function extractTarStream(input: TarInput, gzip: boolean, writer: T
   });
 
   const source = input.stream;
-  const gunzip = gzip ? createGunzip({ chunkSize: 256 * 1024 }) : null;
+  const gunzip = gzip ? createGunzip({ chunkSize: 1024 * 1024 }) : null;
   const stream = gunzip ?? source;
   if (gunzip) pipeline(source, gunzip, () => undefined);
   let tarBytes = 0;

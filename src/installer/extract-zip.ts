@@ -15,7 +15,7 @@ import { createInflateRaw, inflateRawSync } from "node:zlib";
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { PackageError } from '../errors.js';
 import { hostile, safeEntryPath } from './entry-guard.js';
-import type { TreeWriter } from './tree-writer.js';
+import type { OpenFile, TreeWriter } from './tree-writer.js';
 import type { FeedHooks } from './extract-tar.js';
 
 const S_IFMT = 0o170000;
@@ -112,21 +112,37 @@ async function dataStream(file: string, handle: FileHandle, fileSize: number, en
   return inflate;
 }
 
+/**
+ * Large entries inflated at once: zlib runs on libuv's thread pool (4 threads), so two or three
+ * big libraries inflate in parallel where unzip does one after the other; a fourth would only
+ * queue behind them and hold its buffers.
+ */
+const PARALLEL = 3;
+
 export async function extractZip(file: string, opened: { zip: ZipFile; entries: Entry[] }, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
   const { zip, entries } = opened;
   const handle = await open(file, 'r');
   const fileSize = (await handle.stat()).size;
   let consumed = 0;
+  const done = async (entry: Entry): Promise<void> => {
+    consumed += entry.compressedSize;
+    if (hooks.afterChunk) await hooks.afterChunk(consumed);
+  };
+  const inFlight = new Set<Promise<void>>();
+  const streams = new Set<Readable>();
+  // the first entry that failed while others were read (a task's rejection is seen here at once)
+  const failure: { error?: unknown } = {};
   try {
     for (const entry of entries) {
+      if ('error' in failure) throw failure.error;
       const { kind, mode } = classify(entry);
       if (kind === 'dir') {
         writer.dir(entry.fileName, mode);
         continue;
       }
       const stream = await dataStream(file, handle, fileSize, entry);
-      let size = 0;
       if (kind === 'symlink') {
+        let size = 0;
         const parts: Buffer[] = [];
         for await (const chunk of stream ?? []) {
           size += (chunk as Buffer).length;
@@ -136,29 +152,55 @@ export async function extractZip(file: string, opened: { zip: ZipFile; entries: 
         writer.symlink(entry.fileName, Buffer.concat(parts).toString('utf8'));
         continue;
       }
-      writer.beginFile(entry.fileName, mode);
-      try {
-        for await (const chunk of stream ?? []) {
-          size += (chunk as Buffer).length;
-          if (size > entry.uncompressedSize) throw new Error(`more data than the declared ${entry.uncompressedSize} bytes`);
-          writer.write(chunk as Buffer);
-        }
-      } catch (error) {
-        if (stream && "destroy" in stream) stream.destroy();
-        if (error instanceof Error && !('exitCode' in error) && !('syscall' in error)) throw corrupt(file, error, entry.fileName);
-        throw error;
+      // created here, in archive order, whether or not its bytes come later
+      const out = writer.openFile(entry.fileName, mode);
+      if (!(stream && 'pipe' in stream)) {
+        await fill(file, entry, stream, out, mode);
+        await done(entry);
+        continue;
       }
-      if (size !== entry.uncompressedSize) throw corrupt(file, new Error(`${size} bytes instead of the declared ${entry.uncompressedSize}`), entry.fileName);
-      writer.endFile(mode);
-      consumed += entry.compressedSize;
-      if (hooks.afterChunk) await hooks.afterChunk(consumed);
+      streams.add(stream);
+      const task: Promise<void> = fill(file, entry, stream, out, mode).then(() => {
+        streams.delete(stream);
+        inFlight.delete(task);
+        return done(entry);
+      });
+      inFlight.add(task);
+      task.catch((error: unknown) => {
+        if (!('error' in failure)) failure.error = error;
+      });
+      if (inFlight.size >= PARALLEL) await Promise.race(inFlight);
     }
+    await Promise.all(inFlight);
+  } catch (error) {
+    // the first failure wins; the other entries stop and are waited for before their files close
+    for (const stream of streams) stream.destroy();
+    await Promise.allSettled(inFlight);
+    throw error;
   } finally {
     writer.abort();
     await handle.close();
     zip.close();
   }
   writer.finish();
+}
+
+/** An entry's bytes into its file, checked against the declared size. */
+async function fill(file: string, entry: Entry, stream: Iterable<Buffer> | AsyncIterable<Buffer> | Readable | null, out: OpenFile, mode: number): Promise<void> {
+  let size = 0;
+  try {
+    for await (const chunk of stream ?? []) {
+      size += (chunk as Buffer).length;
+      if (size > entry.uncompressedSize) throw new Error(`more data than the declared ${entry.uncompressedSize} bytes`);
+      out.write(chunk as Buffer);
+    }
+  } catch (error) {
+    if (stream && 'destroy' in stream) stream.destroy();
+    if (error instanceof Error && !('exitCode' in error) && !('syscall' in error)) throw corrupt(file, error, entry.fileName);
+    throw error;
+  }
+  if (size !== entry.uncompressedSize) throw corrupt(file, new Error(`${size} bytes instead of the declared ${entry.uncompressedSize}`), entry.fileName);
+  out.end(mode);
 }
 
 function corrupt(file: string, error: unknown, entry?: string): PackageError {

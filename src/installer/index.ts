@@ -1,5 +1,5 @@
 /** The installer's public surface (boot, status and the CLI use only this). */
-export { installPackage } from './install.js';
+export { installPackage } from './entry.js';
 export { installOnBoot } from './on-boot.js';
 export { ensureConvenienceLinks } from './convenience-links.js';
 export { readInstalledMarker } from './marker.js';

@@ -16,8 +16,9 @@ import path from 'node:path';
 import { CannotCreateError, PackageError, isInferEntryError } from '../errors.js';
 import { ensureStep } from '../log.js';
 import { VERSION } from '../version.js';
-import { activate, pruneReleases, readActive, removeLeftovers } from './activate.js';
-import { cacheArchive, removeCached, trustedDigest, type CopySink } from './cache.js';
+import { readActive } from './active.js';
+import { activate, pruneReleases, removeLeftovers } from './activate.js';
+import { cacheArchive, removeCached, type CopySink } from './cache.js';
 import { writeConvenienceLinks } from './convenience-links.js';
 import { statfsFreeBytes, writeFailure } from './disk.js';
 import { extractArchive, type ExtractResult } from './extract.js';
@@ -29,6 +30,8 @@ import { buildManifest, firstDifference } from './manifest.js';
 import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
 import { inspectSource } from './source.js';
+import { trustedDigest } from './sidecar.js';
+import { alreadyInstalledMessage, checkingMessage, sourceMessage } from './unchanged.js';
 import { type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
 
 export async function installPackage(o: InstallOptions): Promise<InstallOutcome> {
@@ -42,9 +45,9 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   const reserve = o.reserveBytes ?? DEFAULT_RESERVE_BYTES;
   const maxBytes = parseMaxBytes(env);
 
-  log.info({ phase: 'validate', pkg: o.pkgPath }, `checking package ${o.pkgPath}`);
+  log.info({ phase: 'validate', pkg: o.pkgPath }, checkingMessage(o.pkgPath));
   const source = await inspectSource(o.pkgPath, log);
-  log.info({ phase: 'validate', pkg: source.path, format: source.format, bytes: source.size }, `package is a ${source.format} archive of ${formatBytes(source.size)}`);
+  log.info({ phase: 'validate', pkg: source.path, format: source.format, bytes: source.size }, sourceMessage(source.format, source.size));
 
   for (const dir of [paths.root, paths.releases]) {
     try {
@@ -71,8 +74,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       await pruneReleases(paths, log);
       const active = await readActive(paths);
       const releaseDir = active?.kind === 'release' ? path.join(paths.releases, active.name) : paths.install;
-      const why = how === 'identity' ? 'unchanged since it was hashed, not re-read' : 'sha256 matches';
-      log.info({ phase: 'idempotency', sha256, release: releaseDir, check: how }, `already installed: ${source.name} (sha256 ${sha256.slice(0, 12)}, ${why}) is active and intact`);
+      log.info({ phase: 'idempotency', sha256, release: releaseDir, check: how }, alreadyInstalledMessage(source.name, sha256, how));
       return outcome('already-installed', sha256, how, releaseDir, current.entries, current.bytes);
     };
     const outcome = (status: InstallOutcome['status'], sha256: string, how: InstallOutcome['archiveCheck'], releaseDir: string, entries: number, bytes: number): InstallOutcome => ({
@@ -99,8 +101,15 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       }
     }
 
+    // loaded (with its process library) only by a run that installs something, not by every warm
+    // boot nor by one that only hashes; a copying run starts it with the copy, so that compiling it
+    // overlaps the copy instead of delaying the smoke test
+    let smokeModule: Promise<typeof import('./smoke-test.js')> | undefined;
+    const loadSmokeTest = (): Promise<typeof import('./smoke-test.js')> => (smokeModule ??= import('./smoke-test.js'));
+
     // tar and tar.gz are extracted from the very bytes the copy reads and hashes: one read of the package
     const newStaging = async (): Promise<string> => {
+      loadSmokeTest().catch(() => undefined);
       staging = path.join(paths.releases, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
       // one level at a time: a recursive mkdir on a full disk reports ENOENT instead of ENOSPC
       await mkdir(staging);
@@ -184,8 +193,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
-    // loaded (with its process library) only by a run that installs something, not by every warm boot
-    const { parseVersion, smokeTest } = await import('./smoke-test.js');
+    const { parseVersion, smokeTest } = await loadSmokeTest();
     const versionOutput = await smokeTest(layout.tree, env, o.smokeTimeoutMs, o.signal);
     const serverVersion = parseVersion(versionOutput);
     log.info({ phase: 'smoke-test', version: serverVersion }, `llama-server starts: ${serverVersion ?? 'ok'}`);
@@ -208,7 +216,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       duration_ms: Date.now() - started,
       release,
       ...(serverVersion ? { llama_server_version: serverVersion } : {}),
-      manifest: await buildManifest(layout.tree),
+      manifest: buildManifest(layout.tree),
     };
     await writeMarker(layout.tree, marker);
     const releaseDir = path.join(paths.releases, release);

@@ -4,7 +4,7 @@ import { ensureStep } from '../log.js';
 import { MissingInputError } from '../errors.js';
 import { ENV, readFlagLogged } from '../env.js';
 import type { Paths } from '../paths.js';
-import { installPackage } from './install.js';
+import { installPackage } from './entry.js';
 import type { InstallOutcome } from './types.js';
 
 export async function installOnBoot(o: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null> {

@@ -27,6 +27,15 @@ export const safeMode = (mode: number): number => mode & 0o755;
 
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+/** One file being written (see TreeWriter.openFile). */
+export interface OpenFile {
+  write(chunk: Buffer): void;
+  /** Complete: apply the final mode and close. */
+  end(mode: number): void;
+  /** Close without completing (an error elsewhere). */
+  close(): void;
+}
+
 export class TreeWriter {
   readonly root: string;
   private readonly kinds = new Map<string, Kind>();
@@ -34,8 +43,10 @@ export class TreeWriter {
   private readonly dirModes = new Map<string, number>();
   entries = 0;
   bytes = 0;
-  private fd: number | null = null;
-  private current = '';
+  /** The file of beginFile/write/endFile (tar: one at a time). */
+  private current: OpenFile | null = null;
+  /** Every file still open, also those of openFile (zip writes several at once). */
+  private readonly open = new Set<OpenFile>();
 
   constructor(root: string, private readonly limits: TreeWriterLimits) {
     this.root = root;
@@ -99,41 +110,77 @@ export class TreeWriter {
   }
 
   beginFile(name: string, mode: number): void {
-    this.guard(name, () => this.beginFileUnguarded(name, mode));
+    this.current = this.openFile(name, mode);
   }
 
-  private beginFileUnguarded(name: string, mode: number): void {
+  write(chunk: Buffer): void {
+    this.current?.write(chunk);
+  }
+
+  endFile(mode: number): void {
+    const file = this.current;
+    this.current = null;
+    file?.end(mode);
+  }
+
+  /**
+   * A file written independently of beginFile/write/endFile, so entries can be filled
+   * concurrently. The entry's name is checked and the file created (O_EXCL|O_NOFOLLOW) right
+   * here, in archive order; its bytes count against the same limit as every other write.
+   */
+  openFile(name: string, mode: number): OpenFile {
+    return this.guard(name, () => this.openFileUnguarded(name, mode));
+  }
+
+  private openFileUnguarded(name: string, mode: number): OpenFile {
     const rel = safeEntryPath(name);
     if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a file without a name');
     this.ensureParents(rel, name);
     this.replace(rel, name);
-    this.fd = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
+    let fd: number | null = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
     this.kinds.set(rel, 'file');
-    this.current = name;
     this.entries++;
+    const file: OpenFile = {
+      write: (chunk) => {
+        this.count(chunk.length, name);
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
+      },
+      end: (finalMode) => {
+        if (fd === null) return;
+        const closing = fd;
+        fd = null;
+        this.open.delete(file);
+        try {
+          // the umask may have removed bits the archive asked for
+          fchmodSync(closing, safeMode(finalMode) | 0o600);
+        } finally {
+          closeSync(closing);
+        }
+      },
+      close: () => {
+        if (fd === null) return;
+        const closing = fd;
+        fd = null;
+        this.open.delete(file);
+        try {
+          closeSync(closing);
+        } catch {
+          // nothing more to lose: the tree is being abandoned
+        }
+      },
+    };
+    this.open.add(file);
+    return file;
   }
 
-  write(chunk: Buffer): void {
-    this.bytes += chunk.length;
+  private count(bytes: number, name: string): void {
+    this.bytes += bytes;
     if (this.bytes > this.limits.maxBytes) {
-      throw new PackageError('E_PKG_TOO_BIG', `archive expands to more than ${formatBytes(this.limits.maxBytes)} (stopped at entry ${JSON.stringify(this.current)})`, {
+      throw new PackageError('E_PKG_TOO_BIG', `archive expands to more than ${formatBytes(this.limits.maxBytes)} (stopped at entry ${JSON.stringify(name)})`, {
         hint: `this looks like a decompression bomb; if the package is really that big, raise ${ENV.PKG_MAX_BYTES}`,
-        details: { entry: this.current, maxBytes: this.limits.maxBytes },
+        details: { entry: name, maxBytes: this.limits.maxBytes },
       });
-    }
-    let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd!, chunk, off, chunk.length - off);
-  }
-
-  endFile(mode: number): void {
-    if (this.fd === null) return;
-    const fd = this.fd;
-    this.fd = null;
-    try {
-      // the umask may have removed bits the archive asked for
-      fchmodSync(fd, safeMode(mode) | 0o600);
-    } finally {
-      closeSync(fd);
     }
   }
 
@@ -176,23 +223,24 @@ export class TreeWriter {
 
   /** After the last entry: links must stay inside (checked on the whole map), directory modes applied. */
   finish(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    this.closeAll();
     if (this.entries === 0) throw new PackageError('E_PKG_EMPTY_ARCHIVE', 'archive contains no entries', { hint: 'provide a llama.cpp build archive with bin/llama-server' });
     checkLinksStayInside(this.links);
     for (const [rel, mode] of this.dirModes) chmodSync(this.abs(rel), mode);
   }
 
-  /** Closes a file left open by an error. */
+  /** Closes the files left open by an error. */
   abort(): void {
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already failing
-      }
-      this.fd = null;
+    try {
+      this.closeAll();
+    } catch {
+      // already failing
     }
+  }
+
+  private closeAll(): void {
+    this.current = null;
+    for (const file of [...this.open]) file.close();
   }
 
   /** Is `rel` in the tree, and of what kind (for layout detection without touching the disk). */

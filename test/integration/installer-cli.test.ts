@@ -1,5 +1,5 @@
 /** `infer-entry install` and `rollback` as a user runs them: exit codes, one-line errors, output, two installers at once. */
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { layoutEntries, serverFiles, writeArchive } from '../fixtures/installer/archive-builder.js';
@@ -51,6 +51,33 @@ describe('infer-entry install', () => {
     expect(hostile.code).toBe(65);
     expect(oneLine(hostile.stderr)).toContain('"../../escape"');
     await expect(lstat(path.join(t.dir, 'escape'))).rejects.toThrow();
+  });
+
+  it('a warm run logs the same JSON lines without reading the archive, and still removes what a killed run left', async () => {
+    const pkg = await writeArchive(path.join(t.dir, 'llama.tar.gz'), 'tar.gz', layoutEntries('documented'));
+    // an archive changed less than 2 s before it is hashed is not trusted by its identity
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await cli(['install', '--pkg', pkg], t.env)).code).toBe(0);
+
+    const warm = await cli(['install', '--pkg', pkg], t.env);
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(warm.stdout).toMatch(/^already installed: llama\.tar\.gz /);
+    const logs = warm.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logs.map((l) => [l.level, l.step, l.phase])).toEqual([
+      [30, 'install', 'validate'],
+      [30, 'install', 'validate'],
+      [30, 'install', 'idempotency'],
+    ]);
+    expect(logs.every((l) => typeof l.time === 'string')).toBe(true);
+    expect(String(logs[2]!.msg)).toContain('not re-read');
+
+    const leftover = path.join(t.paths.releases, '.staging-999999-0badf00d');
+    await mkdir(path.join(leftover, 'x'), { recursive: true });
+    const again = await cli(['install', '--pkg', pkg, '--json'], t.env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'already-installed', archiveCheck: 'identity' });
+    expect(again.stderr).toContain('leftover');
+    expect((await readdir(t.paths.releases)).filter((n) => n.startsWith('.staging'))).toEqual([]);
   });
 
   it('two installers at once never interleave: both finish, the install is one of them, whole, with no leftovers', async () => {
