@@ -27,6 +27,7 @@ import { ensureShims } from './own-shims.js';
 import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
 import { acquireInstallLock } from './lock.js';
 import { buildManifest, firstDifference } from './manifest.js';
+import { makeDurable } from './durable.js';
 import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
 import { inspectSource } from './source.js';
@@ -219,6 +220,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       manifest: buildManifest(layout.tree),
     };
     await writeMarker(layout.tree, marker);
+    await makeDurable(layout.tree);
     const releaseDir = path.join(paths.releases, release);
     await rename(layout.tree, releaseDir);
 
