@@ -7,11 +7,13 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { findOnPath } from '../find-on-path.js';
+import { resolvePaths } from '../paths.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { RoutedInstance } from './core.js';
 import { nvidiaSmiProbe, type GpuProbe } from './gpu.js';
 import { registerProtocolRoutes, type ProtocolListener } from './protocols/register.js';
 import { createRouter, type Router } from './router.js';
+import { memoryKey } from './vram-store.js';
 
 export interface RouterHostOptions {
   supervisor: SupervisorApi;
@@ -42,7 +44,7 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       if (closed) return;
       const settings = config.enable && config.router?.enable ? config.router : undefined;
       const instances: RoutedInstance[] = settings
-        ? config.instances.flatMap((spec) => (spec.routing ? [{ name: spec.name, host: spec.probeHost, port: spec.port, control: spec.routing, modelPath: spec.model }] : []))
+        ? config.instances.flatMap((spec) => (spec.routing ? [{ name: spec.name, host: spec.probeHost, port: spec.port, control: spec.routing, modelPath: spec.model, vramKey: memoryKey(spec) }] : []))
         : [];
       const next = settings ? JSON.stringify({ settings, instances }) : '';
       if (next === key) return;
@@ -54,7 +56,7 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
       }
       key = '';
       if (!settings) return;
-      const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu });
+      const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu, vramStateFile: resolvePaths(options.env).routerVram });
       if (closed) return void (await created.close());
       // Ollama's API and llama.cpp's router-mode endpoints, on the same route table (and queue).
       const mount = registerProtocolRoutes(created, settings, options.log, apiKeys);

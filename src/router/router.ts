@@ -15,6 +15,8 @@ import { registerOpenAiRoutes } from './openai-routes.js';
 import { RouteTable } from './routes.js';
 import { createListener, type Listener } from './server.js';
 import type { RouterSettings } from './types.js';
+import { VramLearner } from './vram-learner.js';
+import { VramStore } from './vram-store.js';
 
 export interface RouterOptions {
   supervisor: SupervisorApi;
@@ -25,6 +27,10 @@ export interface RouterOptions {
   /** Keys clients must present; empty = open. */
   apiKeys?: string[];
   gpu?: GpuProbe | undefined;
+  /** Where measured VRAM is kept across restarts; undefined = memory only. */
+  vramStateFile?: string | undefined;
+  /** Bound on waiting for a victim's VRAM to show free (default 30 s, polled every 250 ms). */
+  vramWait?: { intervalMs: number; maxWaitMs: number };
 }
 
 export interface Router {
@@ -53,8 +59,13 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const instances = options.instances.map((i) =>
     i.control.gpus.includes('*') ? { ...i, control: { ...i.control, gpus: Object.keys(settings.gpuBudgetMb) } } : i,
   );
+  const vram = gpu
+    ? new VramLearner({ store: await VramStore.open(options.vramStateFile, log), probe: gpu, keys: new Map(instances.map((i) => [i.name, i.vramKey ?? ''])), log })
+    : undefined;
   let core: Core | undefined;
-  const metrics = createRouterMetrics(() => (core ? core.models().map((m) => ({ model: m.id, queued: m.queued, inFlight: m.inFlight })) : []));
+  const metrics = createRouterMetrics(() =>
+    core ? core.models().map((m) => ({ model: m.id, queued: m.queued, inFlight: m.inFlight, measuredVramMb: m.vramMeasured ? m.vramMb : null })) : [],
+  );
   const byName = new Map(instances.map((i) => [i.name, i]));
   core = new Core({
     supervisor: options.supervisor,
@@ -63,13 +74,15 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     clock,
     log,
     metrics,
+    vram,
     ...(gpu
       ? {
           async beforeStart(name: string, signal: AbortSignal) {
             const control = byName.get(name)?.control;
-            if (!control?.vramMb || control.gpus.length === 0) return;
-            const free = await waitForVram(gpu, clock, control.gpus, control.vramMb, signal);
-            if (!free && !signal.aborted) log.warn({ instance: name }, `starting ${name} although nvidia-smi does not show ${control.vramMb} MiB free yet`);
+            const needMb = vram?.measured(name) ?? control?.vramMb;
+            if (!control || !needMb || control.gpus.length === 0) return;
+            const free = await waitForVram(gpu, clock, control.gpus, needMb, signal, options.vramWait);
+            if (!free && !signal.aborted) log.warn({ instance: name }, `starting ${name} although nvidia-smi does not show ${needMb} MiB free yet`);
           },
         }
       : {}),
@@ -90,6 +103,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     },
     async close() {
       await listener.close();
+      vram?.close();
       await ready.close();
     },
   };

@@ -258,6 +258,14 @@ export class Scheduler {
     return this.waitFor(m, () => m.sup === 'stopped' || m.sup === 'failed');
   }
 
+  /** A measured VRAM use replaces the configured one in placement (it may let a waiting model fit). */
+  setVram(name: string, mb: number): void {
+    const m = this.models.get(name);
+    if (!m || m.spec.vramMb === mb) return;
+    m.spec = { ...m.spec, vramMb: mb };
+    this.pump();
+  }
+
   /** Every waiting request is answered 503 (daemon stopping). */
   close(): void {
     for (const m of this.models.values()) {
