@@ -40,6 +40,14 @@ export interface Router {
   listener: Listener;
   /** Listen on settings.host:port. */
   start(): Promise<AddressInfo>;
+  /**
+   * Reconfiguration: this router takes over from `previous`, whose waiting requests move here and
+   * whose requests in flight finish undisturbed. With `keepListener`, previous's listener (same
+   * host:port) serves this router's routes and is not restarted; otherwise this router must be
+   * started first, and previous's listener stops accepting and closes once its answers are sent.
+   * Resolves when `previous` has no request left in flight and is closed.
+   */
+  takeOver(previous: Router, keepListener: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,20 +99,40 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   registerOpenAiRoutes(routes, core, { maxBodyBytes: settings.maxBodyBytes, loadingHeartbeatMs: settings.loadingHeartbeatMs, metrics });
   const listener = createListener({ routes, log, apiKeys: options.apiKeys ?? [] });
   const ready = core;
+  let live: Listener = listener;
   return {
     core: ready,
     routes,
     metrics,
-    listener,
+    get listener() {
+      return live;
+    },
+    async takeOver(previous, keepListener) {
+      // A request arriving on any connection of the previous listener now reaches this router.
+      previous.routes.follow(routes);
+      if (keepListener) live = previous.listener;
+      else stopAccepting(previous.listener);
+      previous.core.scheduler.handOver(ready.scheduler);
+      await previous.core.scheduler.whenDrained();
+      log.info('the previous router configuration finished its requests in flight');
+      if (!keepListener) await previous.listener.close();
+      await previous.core.close();
+    },
     async start() {
       const address = await listener.listen(settings.host, settings.port);
       log.info({ host: address.address, port: address.port, models: ready.models().map((m) => m.id) }, `router listening on ${address.address}:${address.port}`);
       return address;
     },
     async close() {
-      await listener.close();
+      await live.close();
       vram?.close();
       await ready.close();
     },
   };
+}
+
+/** Frees the port for good: no new connections; idle keep-alive ones close, busy ones finish. */
+function stopAccepting(listener: Listener): void {
+  listener.server.close();
+  listener.server.closeIdleConnections();
 }

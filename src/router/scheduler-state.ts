@@ -74,6 +74,8 @@ export interface Ticket {
   settled: boolean;
   resolve(grant: Grant): void;
   reject(error: RouterError): void;
+  /** The client's; a ticket handed to another scheduler re-arms its listener there. */
+  signal: AbortSignal | undefined;
   timer: unknown;
   cleanup(): void;
 }
@@ -101,6 +103,8 @@ export interface Runtime {
   swapTimer: unknown;
   estimates: Estimates;
   waiters: Set<() => void>;
+  /** After a reconfiguration: the next scheduler's runtime of this model, which counts our in-flight requests. */
+  heir: { runtime: Runtime; pump(): void } | null;
 }
 
 export function newRuntime(spec: SchedulerModel, sup: InstanceState): Runtime {
@@ -123,6 +127,7 @@ export function newRuntime(spec: SchedulerModel, sup: InstanceState): Runtime {
     swapTimer: undefined,
     estimates: new Estimates(),
     waiters: new Set(),
+    heir: null,
   };
 }
 
@@ -153,4 +158,43 @@ export function waitFor(m: Runtime, done: () => boolean, signal?: AbortSignal): 
     signal?.addEventListener('abort', onAbort, { once: true });
     m.waiters.add(check);
   });
+}
+
+/** What a supervisor state change means for one model's runtime. */
+export function noteTransition(m: Runtime, to: InstanceState, now: number): void {
+  m.sup = to;
+  if (to !== 'ready') {
+    m.warm = false;
+    m.warming?.abort();
+    m.warming = null;
+  }
+  if (to === 'starting' && m.loadStartedAt === null) m.loadStartedAt = now;
+  if (to === 'stopped' || to === 'failed') {
+    m.starting?.abort();
+    m.starting = null;
+    m.stopping = false;
+    m.draining = null;
+    m.ttlOverride = undefined;
+    m.loadStartedAt = null;
+  }
+  if (to === 'ready') m.starting = null;
+}
+
+/** No timer, warm-up or start of this model left running (closing, or handed over). */
+export function quiesce(m: Runtime, clock: Clock): void {
+  clock.clearTimeout(m.ttlTimer);
+  clock.clearTimeout(m.swapTimer);
+  m.expiresAt = null;
+  m.warming?.abort();
+  m.warming = null;
+  m.starting?.abort();
+  m.starting = null;
+}
+
+/** `heir` (the next scheduler's runtime of the model) counts `m`'s in-flight requests until they end. */
+export function inherit(heir: Runtime, m: Runtime, pump: () => void): void {
+  heir.inFlight += m.inFlight;
+  heir.lastUsed = Math.max(heir.lastUsed, m.lastUsed);
+  heir.estimates = m.estimates;
+  m.heir = { runtime: heir, pump };
 }

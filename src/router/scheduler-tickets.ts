@@ -9,7 +9,7 @@ import type { RouterError } from './types.js';
 const noop = (): void => undefined;
 
 export function newTicket(options: SubmitOptions, now: number, resolve: (grant: Grant) => void, reject: (error: RouterError) => void): Ticket {
-  return { model: options.model, client: options.client, arrivedAt: now, keepAliveMs: options.keepAliveMs, settled: false, resolve, reject, timer: undefined, cleanup: noop };
+  return { model: options.model, client: options.client, arrivedAt: now, keepAliveMs: options.keepAliveMs, settled: false, resolve, reject, signal: options.signal, timer: undefined, cleanup: noop };
 }
 
 /** Only a waiting ticket needs these: the queue_timeout deadline and leaving when the client does. */
@@ -49,8 +49,38 @@ export function grantTicket(m: Runtime, ticket: Ticket, clock: Clock, observer: 
         m.lastUsed = end;
         m.estimates.noteService(end - now);
         if (ticket.keepAliveMs !== undefined) m.ttlOverride = ticket.keepAliveMs < 0 || !Number.isFinite(ticket.keepAliveMs) ? null : ticket.keepAliveMs;
+        const heir = m.heir;
+        if (heir) {
+          // Granted before a reconfiguration: the scheduler that took over counts it too.
+          heir.runtime.inFlight--;
+          heir.runtime.lastUsed = Math.max(heir.runtime.lastUsed, end);
+          if (ticket.keepAliveMs !== undefined) heir.runtime.ttlOverride = m.ttlOverride;
+          heir.pump();
+        }
         released();
       },
     }),
   );
+}
+
+/** `finished` runs once the ticket is rejected, or granted and then released (handed-over requests). */
+export function untilFinished(ticket: Ticket, finished: () => void): Ticket {
+  const { resolve, reject } = ticket;
+  ticket.resolve = (grant) => {
+    let released = false;
+    resolve({
+      ...grant,
+      release: () => {
+        grant.release();
+        if (released) return;
+        released = true;
+        finished();
+      },
+    });
+  };
+  ticket.reject = (error) => {
+    reject(error);
+    finished();
+  };
+  return ticket;
 }

@@ -7,8 +7,8 @@
  */
 import type { InstanceState } from '../supervisor/types.js';
 import * as answer from './scheduler-errors.js';
-import { idle, newRuntime, servable, waitFor, type Grant, type Runtime, type SchedulerDeps, type SchedulerModel, type SchedulerOptions, type SubmitOptions, type Ticket } from './scheduler-state.js';
-import { armTicket, grantTicket, newTicket, settle } from './scheduler-tickets.js';
+import { idle, inherit, newRuntime, noteTransition, quiesce, servable, waitFor, type Grant, type Runtime, type SchedulerDeps, type SchedulerModel, type SchedulerOptions, type SubmitOptions, type Ticket } from './scheduler-state.js';
+import { armTicket, grantTicket, newTicket, settle, untilFinished } from './scheduler-tickets.js';
 import { countTtl } from './scheduler-ttl.js';
 import { placeWaiting, type PlacementActions } from './swap-plan.js';
 import type { RouterError } from './types.js';
@@ -20,6 +20,11 @@ export class Scheduler {
   private queued = 0;
   private pumping = false;
   private again = false;
+  /** Set by handOver: this scheduler decides nothing more; requests go to the heir. */
+  private heir: Scheduler | null = null;
+  private drained: Array<() => void> = [];
+  /** Handed-over requests whose caller still runs here (its upstream call, its response). */
+  private movedOut = 0;
   private readonly placement: PlacementActions = {
     start: (m) => this.beginStart(m),
     evict: (victims, m) => {
@@ -67,6 +72,7 @@ export class Scheduler {
   }
 
   submit(options: SubmitOptions): Promise<Grant> {
+    if (this.heir) return this.heir.submit(options);
     const m = this.need(options.model);
     const now = this.deps.clock.now();
     return new Promise<Grant>((resolve, reject) => {
@@ -96,22 +102,7 @@ export class Scheduler {
   transition(name: string, to: InstanceState): void {
     const m = this.models.get(name);
     if (!m) return;
-    m.sup = to;
-    if (to !== 'ready') {
-      m.warm = false;
-      m.warming?.abort();
-      m.warming = null;
-    }
-    if (to === 'starting' && m.loadStartedAt === null) m.loadStartedAt = this.deps.clock.now();
-    if (to === 'stopped' || to === 'failed') {
-      m.starting?.abort();
-      m.starting = null;
-      m.stopping = false;
-      m.draining = null;
-      m.ttlOverride = undefined;
-      m.loadStartedAt = null;
-    }
-    if (to === 'ready') m.starting = null;
+    noteTransition(m, to, this.deps.clock.now());
     if (to === 'failed') {
       m.claim = false;
       this.rejectQueue(m, () => this.failedError(m));
@@ -121,6 +112,7 @@ export class Scheduler {
 
   /** Start now (llama.cpp's /models/load); resolves when ready and warm. */
   load(name: string, signal?: AbortSignal): Promise<void> {
+    if (this.heir) return this.heir.load(name, signal);
     const m = this.need(name);
     if (m.sup === 'stopped' && !m.starting) {
       m.draining = null;
@@ -133,6 +125,7 @@ export class Scheduler {
 
   /** Unload once in-flight requests end; resolves when stopped. */
   unload(name: string): Promise<void> {
+    if (this.heir) return this.heir.unload(name);
     const m = this.need(name);
     if (m.sup !== 'stopped' && m.sup !== 'failed' && !m.draining) {
       m.draining = 'unload';
@@ -150,15 +143,59 @@ export class Scheduler {
     this.pump();
   }
 
+  /**
+   * A reconfiguration: `next` decides from now on. Waiting requests move to it with their deadlines;
+   * requests in flight keep their slot there (nothing they run on is stopped or swapped before they
+   * end) and finish here. A model `next` does not know answers its waiting requests 503.
+   */
+  handOver(next: Scheduler): void {
+    this.heir = next;
+    for (const m of this.models.values()) {
+      quiesce(m, this.deps.clock);
+      const n = next.models.get(m.spec.name);
+      if (n) inherit(n, m, () => next.pump());
+      for (const ticket of m.queue.drain()) {
+        this.queued--;
+        this.deps.clock.clearTimeout(ticket.timer);
+        ticket.cleanup();
+        if (n) {
+          this.movedOut++;
+          next.adopt(n, untilFinished(ticket, () => {
+            this.movedOut--;
+            this.pump();
+          }));
+        }
+        else this.settle(ticket, () => ticket.reject(answer.stopping()));
+      }
+    }
+    next.pump();
+    this.pump();
+  }
+
+  /** After handOver: resolves once no request that came through here is still running (safe to close). */
+  whenDrained(): Promise<void> {
+    if (this.isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  private isDrained(): boolean {
+    return this.movedOut === 0 && [...this.models.values()].every((m) => m.inFlight === 0);
+  }
+
   /** Every waiting request is answered 503 (daemon stopping). */
   close(): void {
     for (const m of this.models.values()) {
       this.rejectQueue(m, answer.stopping);
-      this.deps.clock.clearTimeout(m.ttlTimer);
-      this.deps.clock.clearTimeout(m.swapTimer);
-      m.warming?.abort();
-      m.starting?.abort();
+      quiesce(m, this.deps.clock);
     }
+  }
+
+  /** A waiting request handed over by the previous scheduler, its deadline unchanged. */
+  private adopt(m: Runtime, ticket: Ticket): void {
+    const left = Math.max(0, ticket.arrivedAt + this.options.queueTimeoutMs - this.deps.clock.now());
+    armTicket(ticket, this.deps.clock, left, () => this.expire(ticket), ticket.signal, () => this.cancel(ticket));
+    m.queue.push(ticket);
+    this.queued++;
   }
 
   private need(name: string): Runtime {
@@ -205,6 +242,10 @@ export class Scheduler {
   }
 
   private pump(): void {
+    if (this.heir) {
+      if (this.drained.length > 0 && this.isDrained()) for (const resolve of this.drained.splice(0)) resolve();
+      return;
+    }
     if (this.pumping) {
       this.again = true;
       return;
