@@ -1,6 +1,7 @@
 /**
  * The daemon's router: started when a loaded config has `[router] enable = true`, replaced when
- * a reload changes what it routes, closed with the daemon (waiting requests get 503 first).
+ * a reload changes what it routes — the new router takes over the waiting requests and the old one
+ * finishes those in flight — and closed with the daemon (waiting requests get 503 first).
  */
 import type { Logger } from 'pino';
 

@@ -49,9 +49,8 @@ export function grantTicket(m: Runtime, ticket: Ticket, clock: Clock, observer: 
         m.lastUsed = end;
         m.estimates.noteService(end - now);
         if (ticket.keepAliveMs !== undefined) m.ttlOverride = ticket.keepAliveMs < 0 || !Number.isFinite(ticket.keepAliveMs) ? null : ticket.keepAliveMs;
-        const heir = m.heir;
-        if (heir) {
-          // Granted before a reconfiguration: the scheduler that took over counts it too.
+        // Granted before reconfigurations: every scheduler that took over since counts it too.
+        for (let heir = m.heir; heir; heir = heir.runtime.heir) {
           heir.runtime.inFlight--;
           heir.runtime.lastUsed = Math.max(heir.runtime.lastUsed, end);
           if (ticket.keepAliveMs !== undefined) heir.runtime.ttlOverride = m.ttlOverride;
