@@ -8,8 +8,8 @@ import type { RouterError } from './types.js';
 
 const noop = (): void => undefined;
 
-export function newTicket(options: SubmitOptions, now: number, resolve: (grant: Grant) => void, reject: (error: RouterError) => void): Ticket {
-  return { model: options.model, client: options.client, arrivedAt: now, keepAliveMs: options.keepAliveMs, settled: false, resolve, reject, signal: options.signal, timer: undefined, cleanup: noop };
+export function newTicket(model: string, options: SubmitOptions, now: number, resolve: (grant: Grant) => void, reject: (error: RouterError) => void): Ticket {
+  return { model, client: options.client, arrivedAt: now, keepAliveMs: options.keepAliveMs, settled: false, resolve, reject, signal: options.signal, timer: undefined, cleanup: noop };
 }
 
 /** Only a waiting ticket needs these: the queue_timeout deadline and leaving when the client does. */

@@ -83,7 +83,7 @@ export class Scheduler {
         this.deps.observer?.rejected?.(m.spec.name, 'queue_full');
         return reject(answer.queueFull(m, this.queued >= this.options.maxQueue));
       }
-      const ticket = newTicket({ ...options, model: m.spec.name }, now, resolve, reject);
+      const ticket = newTicket(m.spec.name, options, now, resolve, reject);
       if (immediate && !this.pumping) {
         // Nothing to wait for: pump would grant it at once, so skip the deadline timer and the
         // abort listener (a per-request cost on the hot path that only a waiting request needs).
