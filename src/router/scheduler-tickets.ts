@@ -62,24 +62,38 @@ export function grantTicket(m: Runtime, ticket: Ticket, clock: Clock, observer: 
   );
 }
 
+/** The same grant; `finished` runs once, at its first release. */
+function onRelease(grant: Grant, finished: () => void): Grant {
+  let released = false;
+  return {
+    ...grant,
+    release: () => {
+      grant.release();
+      if (released) return;
+      released = true;
+      finished();
+    },
+  };
+}
+
 /** `finished` runs once the ticket is rejected, or granted and then released (handed-over requests). */
 export function untilFinished(ticket: Ticket, finished: () => void): Ticket {
   const { resolve, reject } = ticket;
-  ticket.resolve = (grant) => {
-    let released = false;
-    resolve({
-      ...grant,
-      release: () => {
-        grant.release();
-        if (released) return;
-        released = true;
-        finished();
-      },
-    });
-  };
+  ticket.resolve = (grant) => resolve(onRelease(grant, finished));
   ticket.reject = (error) => {
     reject(error);
     finished();
   };
   return ticket;
+}
+
+/** As untilFinished, for a request submitted to the heir directly (a retry after a reload). */
+export function grantUntilFinished(pending: Promise<Grant>, finished: () => void): Promise<Grant> {
+  return pending.then(
+    (grant) => onRelease(grant, finished),
+    (error: unknown) => {
+      finished();
+      throw error;
+    },
+  );
 }

@@ -8,7 +8,7 @@
 import type { InstanceState } from '../supervisor/types.js';
 import * as answer from './scheduler-errors.js';
 import { idle, inherit, newRuntime, noteTransition, quiesce, servable, waitFor, type Grant, type Runtime, type SchedulerDeps, type SchedulerModel, type SchedulerOptions, type SubmitOptions, type Ticket } from './scheduler-state.js';
-import { armTicket, grantTicket, newTicket, settle, untilFinished } from './scheduler-tickets.js';
+import { armTicket, grantTicket, grantUntilFinished, newTicket, settle, untilFinished } from './scheduler-tickets.js';
 import { countTtl } from './scheduler-ttl.js';
 import { placeWaiting, type PlacementActions } from './swap-plan.js';
 import type { RouterError } from './types.js';
@@ -72,7 +72,8 @@ export class Scheduler {
   }
 
   submit(options: SubmitOptions): Promise<Grant> {
-    if (this.heir) return this.heir.submit(options);
+    // A retry by the old router's core after a reload: it still runs there, so it still counts here.
+    if (this.heir) return grantUntilFinished(this.heir.submit(options), this.moved());
     const m = this.need(options.model);
     const now = this.deps.clock.now();
     return new Promise<Grant>((resolve, reject) => {
@@ -158,13 +159,7 @@ export class Scheduler {
         this.queued--;
         this.deps.clock.clearTimeout(ticket.timer);
         ticket.cleanup();
-        if (n) {
-          this.movedOut++;
-          next.adopt(n, untilFinished(ticket, () => {
-            this.movedOut--;
-            this.pump();
-          }));
-        }
+        if (n) next.adopt(n, untilFinished(ticket, this.moved()));
         else this.settle(ticket, () => ticket.reject(answer.stopping()));
       }
     }
@@ -180,6 +175,15 @@ export class Scheduler {
 
   private isDrained(): boolean {
     return this.movedOut === 0 && [...this.models.values()].every((m) => m.inFlight === 0);
+  }
+
+  /** Counts a request that runs through here but is queued or granted by the heir; call the result when it ends. */
+  private moved(): () => void {
+    this.movedOut++;
+    return () => {
+      this.movedOut--;
+      this.pump();
+    };
   }
 
   /** Every waiting request is answered 503 (daemon stopping). */

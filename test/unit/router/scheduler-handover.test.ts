@@ -40,6 +40,25 @@ describe('scheduler hand-over (reconfiguration)', () => {
     expect(sup.log.filter((e) => e === 'a:starting')).toHaveLength(1);
   });
 
+  it('counts a retry the old router makes after the reload until it ends', async () => {
+    const { clock, sup, scheduler: old } = setup([model('a')]);
+    const first = track(old.submit({ model: 'a', client: 'x' }));
+    await clock.advance(1000);
+    const next = successor(clock, sup, [model('a')], [old]);
+    old.handOver(next);
+    first.value!.release(); // its instance died before answering: the old core retries
+    const retry = track(old.submit({ model: 'a', client: 'x' }));
+    await clock.advance(1);
+    expect(retry.value?.model).toBe('a');
+    expect(next.snapshot('a').inFlight).toBe(1); // granted by the next scheduler
+    const drained = track(old.whenDrained());
+    await clock.advance(1);
+    expect(drained.settled).toBe(0); // the old router must not close under it
+    retry.value!.release();
+    await clock.advance(1);
+    expect(drained.settled).toBe(1);
+  });
+
   it('counts a request across two reloads in a row, and frees its slot in the newest when it ends', async () => {
     const { clock, sup, scheduler: first } = setup([model('a', { ttlMs: 100 })]);
     const running = track(first.submit({ model: 'a', client: 'x' }));
