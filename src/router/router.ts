@@ -111,12 +111,16 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
       // A request arriving on any connection of the previous listener now reaches this router.
       previous.routes.follow(routes);
       if (keepListener) live = previous.listener;
-      else stopAccepting(previous.listener);
+      const closed = keepListener ? Promise.resolve() : stopAccepting(previous.listener);
       previous.core.scheduler.handOver(ready.scheduler);
       await previous.core.scheduler.whenDrained();
       log.info('the previous router configuration finished its requests in flight');
-      if (!keepListener) await previous.listener.close();
       await previous.core.close();
+      if (!keepListener) {
+        // Its answers are sent: what stays open is idle, or a request this router serves (ends with close).
+        previous.listener.server.closeIdleConnections();
+        await closed;
+      }
     },
     async start() {
       const address = await listener.listen(settings.host, settings.port);
@@ -131,8 +135,17 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   };
 }
 
-/** Frees the port for good: no new connections; idle keep-alive ones close, busy ones finish. */
-function stopAccepting(listener: Listener): void {
-  listener.server.close();
-  listener.server.closeIdleConnections();
+/**
+ * Frees the old address: no new connections, idle keep-alive ones close now, and any answer it still
+ * sends closes its connection afterwards, so clients reconnect to the new address. Resolves when its
+ * last connection is gone.
+ */
+function stopAccepting(listener: Listener): Promise<void> {
+  const { server } = listener;
+  server.prependListener('request', (_req, res) => {
+    res.shouldKeepAlive = false;
+  });
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  return closed;
 }
