@@ -21,6 +21,8 @@ export interface Paths {
   installLock: string;
   /** Entry shims (check-and-run-llama-cpp.sh, ...) that the install's convenience links point at. */
   shims: string;
+  /** The router's measured VRAM per instance (JSON; rewritten whole, atomically). */
+  routerVram: string;
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
@@ -34,6 +36,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     run,
     socket: env.INFER_ENTRY_SOCKET && env.INFER_ENTRY_SOCKET.trim() !== '' ? path.resolve(env.INFER_ENTRY_SOCKET) : path.join(run, 'infer-entry.sock'),
     installLock: path.join(root, '.llama-cpp-install.lock'),
+    routerVram: path.join(root, 'router-vram.json'),
     shims: env.INFER_ENTRY_SHIMS_DIR && env.INFER_ENTRY_SHIMS_DIR.trim() !== '' ? path.resolve(env.INFER_ENTRY_SHIMS_DIR) : path.join(root, 'shims'),
   };
 }

@@ -19,6 +19,14 @@ export interface RoutedInstance {
   control: InstanceControl;
   /** `server.model` when it is a local file (not hf_repo / extra_args). */
   modelPath?: string | undefined;
+  /** memoryKey() of its argv and env: a VRAM measurement counts only for the same key. */
+  vramKey?: string | undefined;
+}
+
+/** Measured VRAM (with a GPU probe): read for placement and ModelInfo, learned after each load. */
+export interface VramSource {
+  measured(name: string): number | undefined;
+  learn(name: string, pid: number): Promise<number | undefined>;
 }
 
 export interface CoreOptions {
@@ -30,6 +38,7 @@ export interface CoreOptions {
   metrics?: RouterMetrics;
   /** Resolves once the GPUs have room for `name`; absent without a GPU probe. */
   beforeStart?: SchedulerDeps['beforeStart'];
+  vram?: VramSource | undefined;
 }
 
 const WARM_TIMEOUT_MS = 120_000;
@@ -59,7 +68,7 @@ export class Core implements RouterCore {
         name: i.name,
         group: i.control.group,
         gpus: i.control.gpus,
-        vramMb: i.control.vramMb,
+        vramMb: options.vram?.measured(i.name) ?? i.control.vramMb,
         pinned: i.control.pinned,
         ttlMs: i.control.ttlMs,
         maxConcurrency: i.control.maxConcurrency,
@@ -175,6 +184,7 @@ export class Core implements RouterCore {
   private info(instance: RoutedInstance): ModelInfo {
     const snap = this.scheduler.snapshot(instance.name);
     const props = this.props.get(instance.name) ?? null;
+    const measured = this.options.vram?.measured(instance.name);
     const learnedCtx = (props as { default_generation_settings?: { n_ctx?: number } } | null)?.default_generation_settings?.n_ctx;
     return {
       id: instance.name,
@@ -192,8 +202,8 @@ export class Core implements RouterCore {
       inFlight: snap.inFlight,
       maxConcurrency: instance.control.maxConcurrency,
       loadMs: snap.loadMs === null ? null : Math.round(snap.loadMs),
-      vramMb: instance.control.vramMb ?? null,
-      vramMeasured: instance.control.vramMb === undefined ? null : false,
+      vramMb: measured ?? instance.control.vramMb ?? null,
+      vramMeasured: measured !== undefined ? true : instance.control.vramMb === undefined ? null : false,
       modelPath: instance.modelPath ?? null,
     };
   }
@@ -233,6 +243,17 @@ export class Core implements RouterCore {
     } catch {
       // Older servers without /props: the config's ctx_size still answers.
     }
+    this.learnVram(name);
+  }
+
+  /** After the warm-up, so buffers allocated by the first request count; never delays routing. */
+  private learnVram(name: string): void {
+    const pid = this.readyPid.get(name);
+    if (!this.options.vram || !pid) return;
+    this.options.vram.learn(name, pid).then(
+      (mb) => mb !== undefined && this.scheduler.setVram(name, mb),
+      (error: unknown) => this.options.log.warn({ step: 'router', instance: name, err: error }, `measuring the VRAM of ${name} failed`),
+    );
   }
 
   private crashNoticed(name: string, pid: number | null): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * What the GPUs hold, from `nvidia-smi --query-gpu`. Injected: tests put a fake nvidia-smi on
- * PATH, machines without a GPU have no probe and budgets come from the config alone.
+ * What the GPUs hold, from `nvidia-smi --query-gpu` and `--query-compute-apps`. Injected: tests put
+ * a fake nvidia-smi on PATH, machines without a GPU have no probe and budgets come from the config alone.
  */
 import { execa } from 'execa';
 
@@ -12,22 +12,37 @@ export interface GpuMemory {
   usedMb: number;
 }
 
+/** One process holding memory on one GPU. */
+export interface GpuProcess {
+  pid: number;
+  /** GPU index (as in GpuMemory.index). */
+  gpu: string;
+  usedMb: number;
+}
+
 export interface GpuProbe {
   memory(signal?: AbortSignal): Promise<GpuMemory[]>;
+  /** Processes using GPU memory; absent when the probe cannot tell. */
+  processes?(signal?: AbortSignal): Promise<GpuProcess[]>;
 }
 
 export function nvidiaSmiProbe(executable = 'nvidia-smi'): GpuProbe {
+  const query = async (args: string[], signal?: AbortSignal): Promise<string[][]> => {
+    const { stdout } = await execa(executable, [...args, '--format=csv,noheader,nounits'], { timeout: 10_000, ...(signal ? { cancelSignal: signal } : {}) });
+    return stdout.split('\n').map((line) => line.split(',').map((part) => part.trim()));
+  };
   return {
     async memory(signal) {
-      const { stdout } = await execa(executable, ['--query-gpu=index,memory.total,memory.used', '--format=csv,noheader,nounits'], {
-        timeout: 10_000,
-        ...(signal ? { cancelSignal: signal } : {}),
-      });
-      return stdout
-        .split('\n')
-        .map((line) => line.split(',').map((part) => part.trim()))
+      return (await query(['--query-gpu=index,memory.total,memory.used'], signal))
         .filter((parts) => parts.length >= 3 && /^\d+$/.test(parts[0]!))
         .map(([index, total, used]) => ({ index: index!, totalMb: Number(total), usedMb: Number(used) }));
+    },
+    async processes(signal) {
+      // Compute apps name their GPU by UUID; budgets and gpu_ids use the index.
+      const gpus = new Map((await query(['--query-gpu=index,uuid'], signal)).filter((p) => p.length >= 2).map(([index, uuid]) => [uuid!, index!]));
+      return (await query(['--query-compute-apps=pid,gpu_uuid,used_memory'], signal))
+        .filter((parts) => parts.length >= 3 && /^\d+$/.test(parts[0]!) && /^\d+$/.test(parts[2]!) && gpus.has(parts[1]!))
+        .map(([pid, uuid, used]) => ({ pid: Number(pid), gpu: gpus.get(uuid!)!, usedMb: Number(used) }));
     },
   };
 }

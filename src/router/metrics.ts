@@ -15,7 +15,15 @@ export interface RouterMetrics {
   requests: Counter<'model' | 'status'>;
 }
 
-export function createRouterMetrics(depth: () => Array<{ model: string; queued: number; inFlight: number }>): RouterMetrics {
+export interface ModelGauges {
+  model: string;
+  queued: number;
+  inFlight: number;
+  /** null until measured (the configured vram_mb is not exported: it is no observation). */
+  measuredVramMb: number | null;
+}
+
+export function createRouterMetrics(depth: () => ModelGauges[]): RouterMetrics {
   const registry = new Registry();
   const p = 'infer_entry_router_';
   const snapshot = () => depth();
@@ -37,6 +45,16 @@ export function createRouterMetrics(depth: () => Array<{ model: string; queued: 
     collect() {
       this.reset();
       for (const m of snapshot()) this.set({ model: m.model }, m.inFlight);
+    },
+  });
+  new Gauge({
+    name: `${p}vram_measured_bytes`,
+    help: 'GPU memory the model was measured to use after its last load (on the GPU holding most of it).',
+    labelNames: ['model'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const m of snapshot()) if (m.measuredVramMb !== null) this.set({ model: m.model }, m.measuredVramMb * 1024 * 1024);
     },
   });
   return {

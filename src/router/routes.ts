@@ -3,6 +3,16 @@ import type { Route, RouteHandler, RouteParams } from './types.js';
 
 export class RouteTable {
   private readonly routes: Array<Route & { parts: string[] }> = [];
+  /** Set by follow(): a reconfigured router's table, which answers instead of this one. */
+  private next: RouteTable | null = null;
+
+  /**
+   * From now on `next` answers every match, so a listener kept across a reconfiguration (and its
+   * open keep-alive connections) reaches the new router's handlers.
+   */
+  follow(next: RouteTable): void {
+    this.next = next;
+  }
 
   add(method: string, pattern: string, handler: RouteHandler): this {
     this.routes.push({ method: method.toUpperCase(), pattern, handler, parts: pattern.split('/').filter(Boolean) });
@@ -15,6 +25,11 @@ export class RouteTable {
 
   /** First route added wins; `path` without the query string. */
   match(method: string, path: string): { handler: RouteHandler; params: RouteParams } | undefined {
+    if (this.next) {
+      // Reloads chain tables; keep each old one pointing straight at the newest.
+      while (this.next.next) this.next = this.next.next;
+      return this.next.match(method, path);
+    }
     const segments = path.split('/').filter(Boolean);
     for (const route of this.routes) {
       if (route.method !== '*' && route.method !== method.toUpperCase()) continue;

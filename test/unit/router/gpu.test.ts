@@ -1,46 +1,47 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { findOnPath } from '../../../src/find-on-path.js';
 import { realClock } from '../../../src/router/clock.js';
-import { defaultBudgets, nvidiaSmiProbe, waitForVram } from '../../../src/router/gpu.js';
+import { defaultBudgets, waitForVram } from '../../../src/router/gpu.js';
+import { fakeSmi, type FakeSmi } from './fake-smi.js';
 
-let dir: string | undefined;
+let smi: FakeSmi | undefined;
 afterEach(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  dir = undefined;
+  smi?.close();
+  smi = undefined;
 });
-
-/** A fake nvidia-smi on PATH: reports the used MiB written in a file, so a test can "free" VRAM. */
-function fakeSmi(usedMb: number): { env: NodeJS.ProcessEnv; setUsed(mb: number): void } {
-  dir = mkdtempSync(path.join(tmpdir(), 'fake-smi-'));
-  const used = path.join(dir, 'used');
-  writeFileSync(used, String(usedMb));
-  const script = path.join(dir, 'nvidia-smi');
-  writeFileSync(script, `#!/bin/sh\n[ "$1" = "--query-gpu=index,memory.total,memory.used" ] || exit 9\necho "0, 24576, $(cat ${used})"\necho "1, 12288, 0"\n`);
-  chmodSync(script, 0o755);
-  return { env: { PATH: `${dir}:${process.env.PATH}` }, setUsed: (mb) => writeFileSync(used, String(mb)) };
-}
 
 describe('GPU probe', () => {
   it('reads nvidia-smi and derives budgets: total minus a reserve unless configured', async () => {
-    const smi = fakeSmi(1000);
-    const probe = nvidiaSmiProbe(findOnPath('nvidia-smi', smi.env)!);
-    expect(await probe.memory()).toEqual([
+    smi = fakeSmi(1000);
+    expect(await smi.probe.memory()).toEqual([
       { index: '0', totalMb: 24576, usedMb: 1000 },
       { index: '1', totalMb: 12288, usedMb: 0 },
     ]);
-    expect(await defaultBudgets(probe, { '1': 10000 })).toEqual({ '0': 24576 - 512, '1': 10000 });
+    expect(await defaultBudgets(smi.probe, { '1': 10000 })).toEqual({ '0': 24576 - 512, '1': 10000 });
+  });
+
+  it('lists the processes holding GPU memory, by GPU index', async () => {
+    smi = fakeSmi();
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pidFile = path.join(smi.dir, 'pids');
+      writeFileSync(pidFile, `${child.pid}\n`);
+      smi.addProcess(pidFile, 3000);
+      expect(await smi.probe.processes!()).toEqual([{ pid: child.pid, gpu: '0', usedMb: 3000 }]);
+      expect((await smi.probe.memory())[0]!.usedMb).toBe(3000);
+    } finally {
+      child.kill();
+    }
   });
 
   it('holds a start until the previous model’s VRAM is really free', async () => {
-    const smi = fakeSmi(20000);
-    const probe = nvidiaSmiProbe(findOnPath('nvidia-smi', smi.env)!);
+    smi = fakeSmi(20000);
     let done = false;
-    const waiting = waitForVram(probe, realClock, ['0'], 8000, new AbortController().signal, { intervalMs: 50 }).then((ok) => {
+    const waiting = waitForVram(smi.probe, realClock, ['0'], 8000, new AbortController().signal, { intervalMs: 50 }).then((ok) => {
       done = true;
       return ok;
     });
@@ -51,10 +52,9 @@ describe('GPU probe', () => {
   });
 
   it('stops waiting when the start is cancelled', async () => {
-    const smi = fakeSmi(24000);
-    const probe = nvidiaSmiProbe(findOnPath('nvidia-smi', smi.env)!);
+    smi = fakeSmi(24000);
     const ctl = new AbortController();
-    const waiting = waitForVram(probe, realClock, ['0'], 8000, ctl.signal, { intervalMs: 50 });
+    const waiting = waitForVram(smi.probe, realClock, ['0'], 8000, ctl.signal, { intervalMs: 50 });
     setTimeout(() => ctl.abort(), 100);
     expect(await waiting).toBe(false);
   });

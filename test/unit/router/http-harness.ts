@@ -5,7 +5,7 @@ import path from 'node:path';
 
 import { silentLogger } from '../../../src/log.js';
 import type { RoutedInstance } from '../../../src/router/core.js';
-import { createRouter, type Router } from '../../../src/router/router.js';
+import { createRouter, type Router, type RouterOptions } from '../../../src/router/router.js';
 import type { InstanceControl, RouterSettings } from '../../../src/router/types.js';
 import { createSupervisor } from '../../../src/supervisor/supervisor.js';
 import type { SupervisorApi } from '../../../src/supervisor/types.js';
@@ -52,7 +52,12 @@ export interface TestInstance {
   name: string;
   control?: Partial<InstanceControl>;
   fake?: FakeSpecOptions;
+  /** memoryKey of its config (VRAM measurements count only for the same key). */
+  vramKey?: string;
 }
+
+/** What a test may add to the router: a GPU probe, the VRAM state file, the VRAM wait bound. */
+export type StackRouterOptions = Partial<Pick<RouterOptions, 'gpu' | 'vramStateFile' | 'vramWait'>>;
 
 export interface Stack {
   supervisor: SupervisorApi;
@@ -62,12 +67,19 @@ export interface Stack {
   ports: Record<string, number>;
   /** Processes spawned per instance (from FAKE_PID_FILE). */
   spawns(name: string): number;
+  /** The file each instance's fake appends its pids to. */
+  pidFile(name: string): string;
   events(name: string): Array<{ ev: string; path: string; t: number; max_tokens?: number; concurrent: number }>;
   stats(name: string): Promise<{ requests: number; current: number; maxConcurrent: number; aborted: number; tokens: number; paths: string[] }>;
   close(): Promise<void>;
 }
 
-export async function startStack(instances: TestInstance[], routerSettings: Partial<RouterSettings> = {}, apiKeys: string[] = []): Promise<Stack> {
+export async function startStack(
+  instances: TestInstance[],
+  routerSettings: Partial<RouterSettings> = {},
+  apiKeys: string[] = [],
+  routerOptions: StackRouterOptions = {},
+): Promise<Stack> {
   const dir = mkdtempSync(path.join(tmpdir(), 'router-test-'));
   const ports: Record<string, number> = {};
   const specs = [];
@@ -85,11 +97,11 @@ export async function startStack(instances: TestInstance[], routerSettings: Part
     // Probes patient enough that a busy test machine does not restart a server mid-stream.
     const supervision = { health: { timeoutMs: 3000, intervalMs: 1000, failureThreshold: 3 }, ...instance.fake?.supervision };
     specs.push(fakeSpec(instance.name, port, { ...instance.fake, env, supervision, enabled: !c.onDemand }));
-    routed.push({ name: instance.name, host: '127.0.0.1', port, control: c });
+    routed.push({ name: instance.name, host: '127.0.0.1', port, control: c, vramKey: instance.vramKey });
   }
   const supervisor = createSupervisor({ log: silentLogger() });
   await supervisor.reload({ file: '<test>', enable: true, instances: specs });
-  const router = await createRouter({ supervisor, instances: routed, settings: settings(routerSettings), log: silentLogger(), apiKeys });
+  const router = await createRouter({ supervisor, instances: routed, settings: settings(routerSettings), log: silentLogger(), apiKeys, ...routerOptions });
   const address = await router.start();
   const read = (file: string) => {
     try {
@@ -104,6 +116,7 @@ export async function startStack(instances: TestInstance[], routerSettings: Part
     url: `http://127.0.0.1:${address.port}`,
     dir,
     ports,
+    pidFile: (name) => path.join(dir, `${name}.pids`),
     spawns: (name) => read(path.join(dir, `${name}.pids`)).split('\n').filter(Boolean).length,
     events: (name) => read(path.join(dir, `${name}.events`)).split('\n').filter(Boolean).map((line) => JSON.parse(line)),
     stats: async (name) => (await fetch(`http://127.0.0.1:${ports[name]}/fake/stats`)).json() as never,

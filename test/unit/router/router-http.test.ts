@@ -93,6 +93,21 @@ describe('router over HTTP', () => {
     expect(((await late[0]!.json()) as { error: { code: string } }).error.code).toBe('queue_timeout');
   });
 
+  it('routes /v1/rerank and any other POST under /v1/ by the model its body names', async () => {
+    stack = await startStack([{ name: 'a' }, { name: 'b', control: { aliases: ['reranker'] } }]);
+    const post = (p: string, body: unknown) => fetch(`${stack!.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const rerank = await post('/v1/rerank', { model: 'reranker', query: 'q', documents: ['x', 'y'] });
+    expect(rerank.status).toBe(200);
+    expect(((await rerank.json()) as { results: Array<{ index: number }> }).results.map((r) => r.index)).toEqual([0, 1]);
+    expect((await stack.stats('b')).paths).toContain('/v1/rerank');
+    // A path the router has no table entry for still goes to the named instance: llama-server's own 404 comes back.
+    const other = await post('/v1/some/new/endpoint', { model: 'b', input: 'x' });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ error: { code: 404, message: 'File Not Found', type: 'not_found_error' } });
+    expect(stack.spawns('b')).toBe(1);
+    expect(stack.spawns('a')).toBe(0);
+  });
+
   it('passes /upstream/{model}/... through, adding the instance key; the router key guards the port', async () => {
     stack = await startStack([{ name: 'a', control: { apiKey: 'instance-secret' }, fake: { env: { FAKE_LOAD_MS: '100' } } }], {}, ['router-key']);
     const denied = await fetch(`${stack.url}/upstream/a/props`);
