@@ -90,6 +90,12 @@ export function readLogSettings(env: NodeJS.ProcessEnv = process.env): { level: 
   return { level, format: format === '' ? undefined : (format as 'json' | 'pretty'), warnings };
 }
 
+/**
+ * Largest write to the daemon log. sonic-boom measures (and so flattens) the pending string it
+ * appends to on every write: the smaller that string, the cheaper each of a flood's writes.
+ */
+const MAX_WRITE = 64 * 1024;
+
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const destination = options.destination ?? 2;
   const settings = options.level === undefined || options.pretty === undefined ? readLogSettings() : undefined;
@@ -122,7 +128,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     });
     return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
   }
-  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: false, maxWrite: 256 * 1024 }) : destination;
+  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: false, maxWrite: MAX_WRITE }) : destination;
   return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
 }
 
@@ -137,27 +143,47 @@ function rootWithStep(log: Logger, step: string): Logger {
 }
 
 /**
- * Writes many messages of one child logger as pino lines with a single write to its destination:
+ * Writes many messages of one child logger as pino lines with a few large writes to its destination:
  * the same JSON pino would write for `log[level](msg)` (bindings, step, msg), one timestamp for the
- * batch. For output floods, where pino's per-call work would dominate.
+ * batch. `body` is the messages joined by '\n'. For output floods, where pino's per-call work would
+ * dominate: without a backslash in the text, one JSON.stringify of the whole body and one replace of
+ * its escaped newlines make every line; otherwise one JSON.stringify per message.
  */
-export function batchLogger(log: Logger, level: 'info' | 'debug'): (messages: readonly string[]) => void {
+export function linesLogger(log: Logger, level: 'info' | 'debug'): (body: string) => void {
   const stream = (log as unknown as Record<symbol, DestinationStream | undefined>)[symbols.streamSym];
   // not a pino logger (a test double): one call per message
-  if (!stream || typeof log.levels?.values?.[level] !== 'number') return (messages) => messages.forEach((m) => log[level](m));
+  if (!stream || typeof log.levels?.values?.[level] !== 'number') return (body) => body.split('\n').forEach((m) => log[level](m));
   const chindings = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? '';
   const head = `{"level":${log.levels.values[level]},"time":"`;
   // a logger not made by createLogger carries its step in the bindings already
   const step = stepOf(log);
   const tail = `"${chindings}${step === undefined ? '' : `,"step":${JSON.stringify(step)}`},"msg":`;
-  return (messages) => {
-    if (messages.length === 0 || !log.isLevelEnabled(level)) return;
-    const prefix = head + new Date().toISOString() + tail;
+  const write = (prefix: string, body: string) => {
+    if (!body.includes('\\')) {
+      // '$' in a replacement string is a pattern ($&, $1): the bindings may hold one
+      const between = `"}\n${prefix}"`.replaceAll('$', '$$$$');
+      stream.write(`${prefix}${JSON.stringify(body).replaceAll('\\n', between)}}\n`);
+      return;
+    }
     let text = '';
-    for (const msg of messages) text += `${prefix}${JSON.stringify(msg)}}\n`;
+    for (const msg of body.split('\n')) text += `${prefix}${JSON.stringify(msg)}}\n`;
     stream.write(text);
   };
+  return (body) => {
+    if (!log.isLevelEnabled(level)) return;
+    const prefix = head + new Date().toISOString() + tail;
+    // Strings past ~128 KiB go to V8's large-object space, several times dearer to make and collect
+    // than the same text in pieces: one write per piece of about PIECE_CHARS.
+    for (let start = 0; ; ) {
+      const cut = body.length - start > PIECE_CHARS ? body.indexOf('\n', start + PIECE_CHARS) : -1;
+      if (cut === -1) return write(prefix, body.slice(start));
+      write(prefix, body.slice(start, cut));
+      start = cut + 1;
+    }
+  };
 }
+
+const PIECE_CHARS = 16 * 1024;
 
 /** Bytes the logger's destination holds that are not written yet (0 for a synchronous one). */
 export function pendingLogBytes(log: Logger): number {

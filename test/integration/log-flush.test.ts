@@ -56,12 +56,12 @@ describe('nothing logged is lost when the daemon ends', () => {
 
   it('an uncaught exception right after a burst of log lines: every line reaches stdout before the process dies', async () => {
     const script = `
-      import { createLogger, batchLogger, withStep } from ${JSON.stringify(path.join(REPO, 'dist/src/log.js'))};
+      import { createLogger, linesLogger, withStep } from ${JSON.stringify(path.join(REPO, 'dist/src/log.js'))};
       const log = createLogger({ destination: 1, pretty: false, level: 'info' });
-      const out = batchLogger(withStep(log, 'instance', { instance: 'x' }), 'info');
+      const out = linesLogger(withStep(log, 'instance', { instance: 'x' }), 'info');
       const batch = [];
       for (let i = 0; i < ${LINES}; i++) batch.push('flood ' + i + ' xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
-      for (let i = 0; i < batch.length; i += 1000) out(batch.slice(i, i + 1000));
+      for (let i = 0; i < batch.length; i += 1000) out(batch.slice(i, i + 1000).join('\\n'));
       setImmediate(() => { throw new Error('boom'); });
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });

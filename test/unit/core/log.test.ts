@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { batchLogger, createLogger, readLogSettings, withStep } from '../../../src/log.js';
+import { createLogger, linesLogger, readLogSettings, withStep } from '../../../src/log.js';
 
 function capture() {
   const lines: string[] = [];
@@ -37,19 +37,22 @@ describe('log lines', () => {
 describe('batched instance lines', () => {
   const withoutTime = (line: string) => ({ ...JSON.parse(line), time: undefined });
 
-  it('are the lines pino would write for each message, in one write', async () => {
+  it.each([
+    ['with a backslash (a stringify per line)', ['plain', 'with "quotes" and \\ and \t tab', 'ünïcödé ✓', '']],
+    ['without one (one stringify for all)', ['plain', 'with "quotes" and \t tab, \u0001, \u2028', 'ünïcödé ✓', '', '"']],
+  ])('are the lines pino would write for each message, in one write: %s', async (_, messages) => {
     const { lines, stream } = capture();
     let writes = 0;
     const counted = new Writable({ write: (c, e, done) => (writes++, stream.write(c, e, done)) });
     const log = createLogger({ destination: counted, pretty: false, base: { step: 'boot' } });
-    const child = withStep(log, 'instance', { instance: 'a', stream: 'stdout' });
-    const messages = ['plain', 'with "quotes" and \\ and \t tab', 'ünïcödé ✓', ''];
+    // '$&' would be a replacement pattern if the bindings went into a replace unescaped
+    const child = withStep(log, 'instance', { instance: 'a$&$1', stream: 'stdout' });
     const tick = () => new Promise((resolve) => setImmediate(resolve));
     for (const m of messages) child.info(m);
     await tick();
     const byPino = lines.splice(0);
     writes = 0;
-    batchLogger(child, 'info')(messages);
+    linesLogger(child, 'info')(messages.join('\n'));
     await tick();
     expect(writes).toBe(1);
     expect(lines.map(withoutTime)).toEqual(byPino.map(withoutTime));
@@ -59,10 +62,10 @@ describe('batched instance lines', () => {
   it('respect the level, and a logger not made by createLogger keeps one step', () => {
     const { lines, stream } = capture();
     const quiet = createLogger({ destination: stream, pretty: false, level: 'warn' });
-    batchLogger(withStep(quiet, 'instance'), 'info')(['dropped']);
+    linesLogger(withStep(quiet, 'instance'), 'info')('dropped');
     expect(lines).toEqual([]);
     const plain = withStep(pino(stream), 'instance', { instance: 'b' });
-    batchLogger(plain, 'info')(['kept']);
+    linesLogger(plain, 'info')('kept');
     expect(lines).toHaveLength(1);
     expect((lines[0]!.match(/"step":/g) ?? []).length).toBe(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'kept', step: 'instance', instance: 'b', level: 30 });
