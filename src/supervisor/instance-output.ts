@@ -13,7 +13,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { linesLogger, pendingLogBytes, withStep } from '../log.js';
+import { linesLogger, pendingLogBytes, plainLineCount, withStep } from '../log.js';
 import { ChunkRedactor } from './chunk-redactor.js';
 import { LineRing, MAX_LINE_CHARS, eachLine, toLines, type Lines } from './output.js';
 
@@ -46,8 +46,8 @@ export class InstanceOutput {
   /** Bytes read from the child's pipes, and pipes paused for a slow sink: progress while it exits. */
   received = 0;
   paused = 0;
-  /** Write the lines of a chunk as the daemon's log events, in one write. */
-  readonly #events: Record<Which, (body: string) => void>;
+  /** Write the lines of a chunk as the daemon's log events, in a few large writes. */
+  readonly #events: Record<Which, ReturnType<typeof linesLogger>>;
 
   constructor(
     private readonly name: string,
@@ -168,7 +168,10 @@ export class InstanceOutput {
     pipe.partial = nl === bytes.length - 1 ? [] : [bytes.subarray(nl + 1)];
     pipe.partialBytes = bytes.length - nl - 1;
     this.#writeFile(pieces);
-    this.#lines(toLines(decode(pipe.decoder, pieces)), pipe.which);
+    const complete = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    const count = plainLineCount(complete, MAX_LINE_CHARS);
+    if (count > 0) this.#lines({ body: complete, count }, pipe.which);
+    else this.#lines(toLines(pipe.decoder.write(complete)), pipe.which);
   }
 
   /** The unended line so far goes out as a line of its own: end of the stream, or a runaway line cut. */
@@ -183,7 +186,8 @@ export class InstanceOutput {
 
   #lines(lines: Lines, which: Which): void {
     this.ring.push(lines);
-    this.#events[which](lines.body);
+    if (typeof lines.body === 'string') this.#events[which].text(lines.body);
+    else this.#events[which].bytes(lines.body, lines.count);
     for (const follower of this.#followers) {
       try {
         eachLine(lines, follower);

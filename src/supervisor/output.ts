@@ -7,9 +7,12 @@
 
 export const MAX_LINE_CHARS = 8 * 1024;
 
-/** Lines of one chunk: `body` is the lines joined by '\n' (no trailing newline), `count` of them. */
+/**
+ * Lines of one chunk, `count` of them: `body` is the lines joined by '\n' (no trailing newline), or
+ * the bytes as read, each line ended by '\n', when they needed no cleaning (see plainLineCount).
+ */
 export interface Lines {
-  body: string;
+  body: string | Buffer;
   count: number;
 }
 
@@ -44,12 +47,13 @@ export function toLines(text: string, maxChars = MAX_LINE_CHARS): Lines {
 
 /** Each line of `lines`, in order. */
 export function eachLine(lines: Lines, onLine: (line: string) => void): void {
+  const body = typeof lines.body === 'string' ? lines.body : lines.body.toString('latin1', 0, lines.body.length - 1);
   let start = 0;
-  for (let nl = lines.body.indexOf('\n'); nl !== -1; nl = lines.body.indexOf('\n', start)) {
-    onLine(lines.body.slice(start, nl));
+  for (let nl = body.indexOf('\n'); nl !== -1; nl = body.indexOf('\n', start)) {
+    onLine(body.slice(start, nl));
     start = nl + 1;
   }
-  onLine(lines.body.slice(start));
+  onLine(body.slice(start));
 }
 
 /**
@@ -57,6 +61,7 @@ export function eachLine(lines: Lines, onLine: (line: string) => void): void {
  * must not pin megabytes per instance). Kept as the chunks they arrived in.
  */
 export class LineRing {
+  /** Oldest first from #head; Buffers keep the pipe's read buffer they came in, counted in #chars. */
   #chunks: Lines[] = [];
   #head = 0;
   #lines = 0;
