@@ -168,7 +168,7 @@ export class InstanceOutput {
     pipe.partial = nl === bytes.length - 1 ? [] : [bytes.subarray(nl + 1)];
     pipe.partialBytes = bytes.length - nl - 1;
     this.#writeFile(pieces);
-    const complete = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    const complete = pieces.length === 1 ? pieces[0]! : unpooledConcat(pieces);
     const count = plainLineCount(complete, MAX_LINE_CHARS);
     if (count > 0) this.#lines({ body: complete, count }, pipe.which);
     else this.#lines(toLines(pipe.decoder.write(complete)), pipe.which);
@@ -220,6 +220,20 @@ export class InstanceOutput {
       file.end(() => resolve());
     });
   }
+}
+
+/**
+ * Buffer.concat of a small total is a slice of Node's shared 8 KiB pool, which a ring entry would keep
+ * whole: a line that came in several reads gets a buffer of its own size.
+ */
+function unpooledConcat(pieces: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 function decode(decoder: StringDecoder, pieces: readonly Buffer[]): string {
