@@ -115,6 +115,8 @@ async function main(): Promise<void> {
       AUTO_INFER_LLAMA_CPP_ON_BOOT: '1',
       AUTO_INFER_LLAMA_CPP_CONFIG: config,
       AUTO_INFER_STATUS_ADDR: `127.0.0.1:${statusPort}`,
+      // e.g. --max-semi-space-size=N, to measure a V8 setting before the image adopts it
+      ...(process.env.INFER_ENTRY_SOAK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.INFER_ENTRY_SOAK_NODE_OPTIONS } : {}),
     },
     stdio: ['ignore', logFd, logFd],
   });

@@ -90,6 +90,9 @@ export function readLogSettings(env: NodeJS.ProcessEnv = process.env): { level: 
   return { level, format: format === '' ? undefined : (format as 'json' | 'pretty'), warnings };
 }
 
+/** Largest write to the daemon log. */
+const MAX_WRITE = 256 * 1024;
+
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const destination = options.destination ?? 2;
   const settings = options.level === undefined || options.pretty === undefined ? readLogSettings() : undefined;
@@ -122,7 +125,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     });
     return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
   }
-  const stream = typeof destination === 'number' ? pinoDestination({ dest: destination, sync: false, maxWrite: 256 * 1024 }) : destination;
+  const stream = typeof destination === 'number' ? new BytesDestination(destination) : destination;
   return announce(rootWithStep(pino(common, stream), String(step)), settings?.warnings);
 }
 
@@ -137,32 +140,133 @@ function rootWithStep(log: Logger, step: string): Logger {
 }
 
 /**
- * Writes many messages of one child logger as pino lines with a single write to its destination:
+ * The asynchronous fd destination, taking bytes: pino's own lines arrive as strings, instance output
+ * (linesLogger) as the bytes it was read as. sonic-boom in buffer mode keeps pending writes as a list
+ * of Buffers (in string mode it re-measures the whole pending string on every write), and pino's
+ * exit hook still flushes it synchronously.
+ */
+class BytesDestination {
+  readonly #sonic: ReturnType<typeof pinoDestination>;
+
+  constructor(fd: 1 | 2) {
+    this.#sonic = pinoDestination({ dest: fd, sync: false, maxWrite: MAX_WRITE, contentMode: 'buffer' } as Parameters<typeof pinoDestination>[0]);
+  }
+
+  write(text: string): boolean {
+    return this.writeBytes(Buffer.from(text));
+  }
+
+  writeBytes(bytes: Buffer): boolean {
+    return (this.#sonic as unknown as { write(b: Buffer): boolean }).write(bytes);
+  }
+
+  flush(cb?: (error?: Error) => void): void {
+    this.#sonic.flush(cb);
+  }
+
+  flushSync(): void {
+    this.#sonic.flushSync();
+  }
+
+  /** Bytes not written yet. */
+  get pending(): number {
+    return (this.#sonic as unknown as { _len: number })._len;
+  }
+}
+
+/**
+ * Writes many messages of one child logger as pino lines with a few large writes to its destination:
  * the same JSON pino would write for `log[level](msg)` (bindings, step, msg), one timestamp for the
  * batch. For output floods, where pino's per-call work would dominate.
+ *  - `text(body)`: the messages joined by '\n'. Without a backslash in the text, one JSON.stringify
+ *    of the whole body and one replace of its escaped newlines make every line.
+ *  - `bytes(lines, count)`: `count` lines, each ended by '\n', of printable ASCII without '"' or
+ *    '\\' (see plainLineCount): their JSON is the bytes themselves between a prefix and '"}'.
  */
-export function batchLogger(log: Logger, level: 'info' | 'debug'): (messages: readonly string[]) => void {
-  const stream = (log as unknown as Record<symbol, DestinationStream | undefined>)[symbols.streamSym];
+export function linesLogger(log: Logger, level: 'info' | 'debug'): { text(body: string): void; bytes(lines: Buffer, count: number): void } {
+  const stream = (log as unknown as Record<symbol, (DestinationStream & { writeBytes?: (b: Buffer) => boolean }) | undefined>)[symbols.streamSym];
   // not a pino logger (a test double): one call per message
-  if (!stream || typeof log.levels?.values?.[level] !== 'number') return (messages) => messages.forEach((m) => log[level](m));
+  if (!stream || typeof log.levels?.values?.[level] !== 'number') {
+    const text = (body: string) => body.split('\n').forEach((m) => log[level](m));
+    return { text, bytes: (lines) => text(lines.toString('latin1', 0, lines.length - 1)) };
+  }
   const chindings = (log as unknown as Record<symbol, string>)[symbols.chindingsSym] ?? '';
   const head = `{"level":${log.levels.values[level]},"time":"`;
   // a logger not made by createLogger carries its step in the bindings already
   const step = stepOf(log);
   const tail = `"${chindings}${step === undefined ? '' : `,"step":${JSON.stringify(step)}`},"msg":`;
-  return (messages) => {
-    if (messages.length === 0 || !log.isLevelEnabled(level)) return;
-    const prefix = head + new Date().toISOString() + tail;
+  const write = (prefix: string, body: string) => {
+    if (!body.includes('\\')) {
+      // '$' in a replacement string is a pattern ($&, $1): the bindings may hold one
+      const between = `"}\n${prefix}"`.replaceAll('$', '$$$$');
+      stream.write(`${prefix}${JSON.stringify(body).replaceAll('\\n', between)}}\n`);
+      return;
+    }
     let text = '';
-    for (const msg of messages) text += `${prefix}${JSON.stringify(msg)}}\n`;
+    for (const msg of body.split('\n')) text += `${prefix}${JSON.stringify(msg)}}\n`;
     stream.write(text);
   };
+  const text = (body: string) => {
+    if (!log.isLevelEnabled(level)) return;
+    const prefix = head + new Date().toISOString() + tail;
+    // Strings past ~128 KiB go to V8's large-object space, several times dearer to make and collect
+    // than the same text in pieces: one write per piece of about PIECE_CHARS.
+    for (let start = 0; ; ) {
+      const cut = body.length - start > PIECE_CHARS ? body.indexOf('\n', start + PIECE_CHARS) : -1;
+      if (cut === -1) return write(prefix, body.slice(start));
+      write(prefix, body.slice(start, cut));
+      start = cut + 1;
+    }
+  };
+  const writeBytes = stream.writeBytes?.bind(stream);
+  if (writeBytes === undefined) return { text, bytes: (lines) => text(lines.toString('latin1', 0, lines.length - 1)) };
+  return {
+    text,
+    bytes(lines, count) {
+      if (!log.isLevelEnabled(level)) return;
+      const open = Buffer.from(`${head}${new Date().toISOString()}${tail}"`);
+      const out = Buffer.allocUnsafe(lines.length - count + count * (open.length + 3));
+      let at = 0;
+      for (let start = 0; start < lines.length; ) {
+        const nl = lines.indexOf(0x0a, start);
+        // set() of a subarray: Buffer#copy costs about twice as much per piece, a byte loop 8 times
+        out.set(open, at);
+        at += open.length;
+        out.set(lines.subarray(start, nl), at);
+        at += nl - start;
+        out[at++] = 0x22; // "
+        out[at++] = 0x7d; // }
+        out[at++] = 0x0a;
+        start = nl + 1;
+      }
+      writeBytes(out);
+    },
+  };
+}
+
+const PIECE_CHARS = 16 * 1024;
+
+/**
+ * Lines in `bytes` (each ended by '\n', none longer than maxChars) when all of them are printable
+ * ASCII without '"' or '\\', the JSON string of which is the bytes themselves; -1 otherwise.
+ */
+export function plainLineCount(bytes: Buffer, maxChars: number): number {
+  let count = 0;
+  let lineStart = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x20 && b <= 0x7e && b !== 0x22 && b !== 0x5c) continue;
+    if (b !== 0x0a || i - lineStart > maxChars) return -1;
+    count++;
+    lineStart = i + 1;
+  }
+  return lineStart === bytes.length ? count : -1;
 }
 
 /** Bytes the logger's destination holds that are not written yet (0 for a synchronous one). */
 export function pendingLogBytes(log: Logger): number {
-  const stream = (log as unknown as Record<symbol, { _len?: unknown }>)[symbols.streamSym];
-  return typeof stream?._len === 'number' ? stream._len : 0;
+  const stream = (log as unknown as Record<symbol, { pending?: unknown }>)[symbols.streamSym];
+  return typeof stream?.pending === 'number' ? stream.pending : 0;
 }
 
 /** A logger that drops everything (tests that do not look at logs). */

@@ -15,7 +15,7 @@ import type { Paths } from '../paths.js';
 import type { SupervisorApi } from '../supervisor/types.js';
 import type { ReloadBody } from '../control/api.js';
 import { createDaemonMetrics, type DaemonMetrics, type InstallInfo } from '../control/metrics.js';
-import { createRouterHost } from '../router/router-host.js';
+import { lazyRouterHost } from './lazy-router.js';
 import { parseStatusAddr, startControlServer, startStatusListener, type Listener } from '../control/server.js';
 import type { ControlDeps } from '../control/routes.js';
 
@@ -87,7 +87,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     return { sha256: marker.sha256, installedAtUnix: marker.installed_at_unix, durationMs: typeof duration === 'number' ? duration : null };
   };
   const metrics = createDaemonMetrics({ supervisor, installInfo });
-  const router = createRouterHost({ supervisor, log, env });
+  const router = lazyRouterHost({ supervisor, log, env });
 
   let closing: Promise<void> | undefined;
   // Abandons a config still being loaded when the daemon stops: nothing would apply it.

@@ -21,7 +21,6 @@ import {
   type ReadyBody,
   type ReloadBody,
 } from './api.js';
-import { parseBody, reloadRequestSchema, waitRequestSchema } from './request-bodies.js';
 import type { DaemonMetrics } from './metrics.js';
 
 export interface ControlDeps {
@@ -39,6 +38,9 @@ export interface ControlDeps {
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** zod, for the few requests with a body: loaded by the first of them, not at boot. */
+const requestBodies = () => import('./request-bodies.js');
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -135,6 +137,7 @@ export function createRouteHandler(deps: ControlDeps, options: { readOnly?: bool
       return sendJson(res, 200, body);
     }
     if (method === 'POST' && pathname === ROUTES.reload) {
+      const { parseBody, reloadRequestSchema } = await requestBodies();
       const request = parseBody('reload', reloadRequestSchema, await readJson(req));
       return sendJson(res, 200, await deps.reload(request.file));
     }
@@ -161,6 +164,7 @@ export function createRouteHandler(deps: ControlDeps, options: { readOnly?: bool
   }
 
   async function wait(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { parseBody, waitRequestSchema } = await requestBodies();
     const request = parseBody('wait', waitRequestSchema, await readJson(req));
     for (const name of request.names) if (!supervisor.get(name)) throw unknown(name);
     const controller = new AbortController();

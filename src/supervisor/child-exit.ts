@@ -23,27 +23,26 @@ const KILL_EXIT_WAIT_MS = 5_000;
 /** Resolves with the exit status once the process exited and its output is read (bounded wait) and processed. */
 export function watchExit(child: ChildProcess, output: InstanceOutput, executable: string, sleep: SupervisorDeps['sleep']): Promise<Exited> {
   const streams = [child.stdout ? output.attach(child.stdout, 'stdout') : null, child.stderr ? output.attach(child.stderr, 'stderr') : null];
-  const ended = streams.map((s) => s?.ended);
-  const processed = streams.map((s) => s?.processed);
+  const done = streams.map((s) => s?.done);
   return new Promise<Exited>((resolve) => {
     let settled = false;
     const finish = async (exit: Exited) => {
       if (settled) return;
       settled = true;
       // Read to the end of the pipes. A grandchild may hold them open forever: stop once nothing
-      // arrived for DRAIN_MS (and nothing is waiting to be processed), or after MAX_DRAIN_ROUNDS.
-      const allEnded = Promise.all(ended).then(() => true);
+      // arrived for DRAIN_MS (and no pipe is paused for a slow sink), or after MAX_DRAIN_ROUNDS.
+      const allEnded = Promise.all(done).then(() => true);
       for (let round = 0; round < MAX_DRAIN_ROUNDS; round++) {
         const before = output.received;
         const timer = new AbortController();
-        const done = await Promise.race([allEnded, sleep(DRAIN_MS, timer.signal).then(() => false, () => false)]);
+        const ended = await Promise.race([allEnded, sleep(DRAIN_MS, timer.signal).then(() => false, () => false)]);
         timer.abort();
-        if (done || (output.received === before && output.backlog === 0)) break;
+        if (ended || (output.received === before && output.paused === 0)) break;
       }
       child.stdout?.destroy();
       child.stderr?.destroy();
-      // What was read is finite: wait until it is all processed, so the last lines are complete.
-      await Promise.all(processed);
+      // Destroyed streams close: their last unended lines go out.
+      await Promise.all(done);
       resolve(exit);
     };
     child.once('exit', (code, sig) => void finish({ code, signal: sig }));

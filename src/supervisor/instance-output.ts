@@ -1,63 +1,75 @@
 /**
- * Where one instance's output goes: redacted, into pino events (step
- * 'instance'), a ring buffer for `logs`, live followers, and the instance's
- * log file when it has one. Reading never waits on any of these, so a child
- * printing megabytes per second is never slowed by us.
+ * Where one instance's output goes: redacted, into the daemon log (pino JSON
+ * events, step 'instance'), a ring buffer for `logs`, live followers, and the
+ * instance's log file when it has one. Each chunk read from a pipe is handled
+ * at once and whole: its bytes go to the log file as they are, its complete
+ * lines become the daemon log events in one write and one ring entry; nothing
+ * is done per line unless someone follows the output. So the pipes are read
+ * as fast as they fill and a child printing megabytes per second is not held
+ * back, unless a sink cannot keep up: then reading pauses (bounded memory)
+ * and the pipe slows the child down.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { batchLogger, pendingLogBytes, withStep } from '../log.js';
-import { redactText } from '../redact.js';
-import { LineSplitter, RingBuffer } from './output.js';
+import { linesLogger, pendingLogBytes, plainLineCount, withStep } from '../log.js';
+import { ChunkRedactor } from './chunk-redactor.js';
+import { LineRing, MAX_LINE_CHARS, eachLine, toLines, type Lines } from './output.js';
 
-/** Output queued but not yet processed, per stream, before reading pauses (the pipe then holds the child back). */
-const HIGH_WATER_BYTES = 16 * 1024 * 1024;
-const LOW_WATER_BYTES = 4 * 1024 * 1024;
-/** Longest stretch of line processing before the event loop gets to read, probe and answer the socket. */
-const SLICE_MS = 10;
-/** Daemon log bytes not yet written (stdout is a slow pipe): past this, lines wait and the child's pipe fills instead. */
-const MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024;
-const EMPTY = Buffer.alloc(0);
+/** Bytes a sink (log file, daemon log) may hold unwritten before reading pauses. */
+const MAX_UNWRITTEN_BYTES = 1024 * 1024;
+const RESUME_POLL_MS = 5;
+const NEWLINE = Buffer.from('\n');
+
+type Which = 'stdout' | 'stderr';
+
+/** One pipe's state: bytes of a line not ended yet, and the decoder that carries a split character. */
+interface Pipe {
+  which: Which;
+  redactor: ChunkRedactor;
+  partial: Buffer[];
+  partialBytes: number;
+  decoder: StringDecoder;
+}
 
 export class InstanceOutput {
-  readonly ring: RingBuffer;
+  readonly ring: LineRing;
   #followers = new Set<(line: string) => void>();
+  #activity = new Set<() => void>();
   #file: WriteStream | null = null;
   #filePath: string | undefined;
   #fileFailed = false;
-  /** Lines processed in this slice: one write per sink (log file, daemon log per stream) per slice, not per line. */
-  #pending: string[] = [];
-  #logLines: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] };
-  /** Per stream: the tail of a cut piece that may be the start of a secret, prepended to the next piece. */
-  #carry: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  #secrets: readonly string[];
+  #pipes = new Set<Pipe>();
   lastOutputAt = 0;
-  /** Bytes read from the child's pipes, and read but not yet processed: progress while it exits. */
+  /** Bytes read from the child's pipes, and pipes paused for a slow sink: progress while it exits. */
   received = 0;
-  backlog = 0;
-  /** Write a batch of lines as the daemon's log events (bindings serialized once, not per line). */
-  readonly #streams: Record<'stdout' | 'stderr', (lines: readonly string[]) => void>;
+  paused = 0;
+  /** Write the lines of a chunk as the daemon's log events, in a few large writes. */
+  readonly #events: Record<Which, ReturnType<typeof linesLogger>>;
 
   constructor(
     private readonly name: string,
     private readonly log: Logger,
     ringLines: number,
     private readonly now: () => number,
-    private secrets: readonly string[],
-    private readonly level: 'info' | 'debug' = 'info',
+    secrets: readonly string[],
+    level: 'info' | 'debug' = 'info',
   ) {
-    this.ring = new RingBuffer(ringLines);
-    // Output events carry only instance/stream/step and a message that redactText already scrubbed:
-    // pino's key-path redaction finds nothing there and costs ~1.5 µs of each line (a quarter of it).
+    this.ring = new LineRing(ringLines);
+    this.#secrets = secrets;
+    // Output events carry only instance/stream/step and a message that was already scrubbed.
     const lines = log.child({}, { redact: [] });
-    this.#streams = {
-      stdout: batchLogger(withStep(lines, 'instance', { instance: name, stream: 'stdout' }), level),
-      stderr: batchLogger(withStep(lines, 'instance', { instance: name, stream: 'stderr' }), level),
+    this.#events = {
+      stdout: linesLogger(withStep(lines, 'instance', { instance: name, stream: 'stdout' }), level),
+      stderr: linesLogger(withStep(lines, 'instance', { instance: name, stream: 'stderr' }), level),
     };
   }
 
   configure(secrets: readonly string[], logFile: string | undefined): void {
-    this.secrets = secrets;
+    this.#secrets = secrets;
+    for (const pipe of this.#pipes) pipe.redactor.setSecrets(secrets);
     if (logFile !== this.#filePath) {
       void this.closeFile();
       this.#filePath = logFile;
@@ -65,134 +77,127 @@ export class InstanceOutput {
     }
   }
 
+  /** Calls back with each line (`logs --follow`). */
   follow(onLine: (line: string) => void): () => void {
     this.#followers.add(onLine);
     return () => this.#followers.delete(onLine);
   }
 
+  /** Calls back when output arrives (once per chunk, not per line). */
+  onActivity(listener: () => void): () => void {
+    this.#activity.add(listener);
+    return () => this.#activity.delete(listener);
+  }
+
   /**
-   * Wire a child's stream. Reading only queues the chunk; lines are processed in time slices
-   * afterwards, so the pipe keeps draining during a burst and the child does not wait for our
-   * logging. Past HIGH_WATER_BYTES queued the stream is paused: memory stays bounded and the pipe
-   * slows the child down instead. `ended`: the stream is done (or destroyed); `processed`: and every
-   * line of it is out, the last partial one included.
+   * Wire a child's stream. `done` resolves once the stream ended (or was destroyed) and all of it
+   * is out, the last unended line included.
    */
-  attach(stream: Readable, which: 'stdout' | 'stderr'): { ended: Promise<void>; processed: Promise<void> } {
-    const splitter = new LineSplitter((line, continued) => this.#line(line, which, continued));
-    const queue: Buffer[] = [];
-    let head = 0;
-    let queuedBytes = 0;
-    let paused = false;
-    let scheduled = false;
-    let ended = false;
-    let markEnded = () => undefined as void;
-    let markProcessed = () => undefined as void;
-    const endedPromise = new Promise<void>((resolve) => (markEnded = resolve));
-    const processed = new Promise<void>((resolve) => (markProcessed = resolve));
-    const pump = () => {
-      scheduled = false;
-      if (pendingLogBytes(this.log) > MAX_PENDING_LOG_BYTES && !ended) {
-        scheduled = true;
-        setTimeout(pump, 5);
-        return;
-      }
-      const sliceEnd = performance.now() + SLICE_MS;
-      while (head < queue.length) {
-        const chunk = queue[head]!;
-        queue[head++] = EMPTY;
-        queuedBytes -= chunk.length;
-        this.backlog -= chunk.length;
-        splitter.push(chunk);
-        if (performance.now() >= sliceEnd) break;
-      }
-      if (head === queue.length) {
-        queue.length = 0;
-        head = 0;
-      }
-      this.#flushFile();
-      if (paused && queuedBytes <= LOW_WATER_BYTES) {
-        paused = false;
+  attach(stream: Readable, which: Which): { done: Promise<void> } {
+    const pipe: Pipe = { which, redactor: new ChunkRedactor(), partial: [], partialBytes: 0, decoder: new StringDecoder('utf8') };
+    pipe.redactor.setSecrets(this.#secrets);
+    this.#pipes.add(pipe);
+    let markDone = () => undefined as void;
+    const done = new Promise<void>((resolve) => (markDone = resolve));
+    let resumeTimer: NodeJS.Timeout | null = null;
+    const resumeWhenWritten = () => {
+      resumeTimer = null;
+      if (this.#unwritten() > MAX_UNWRITTEN_BYTES) resumeTimer = setTimeout(resumeWhenWritten, RESUME_POLL_MS);
+      else {
+        this.paused--;
         stream.resume();
       }
-      if (head < queue.length) schedule();
-      else if (ended) {
-        splitter.flush();
-        if (this.#carry[which] !== '') this.#line('', which, false);
-        this.#flushFile();
-        markProcessed();
-      }
-    };
-    const schedule = () => {
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(pump);
     };
     stream.on('data', (chunk: Buffer) => {
-      queue.push(chunk);
-      queuedBytes += chunk.length;
       this.received += chunk.length;
-      this.backlog += chunk.length;
-      if (!paused && queuedBytes > HIGH_WATER_BYTES) {
-        paused = true;
+      this.#chunk(pipe, pipe.redactor.idle ? chunk : pipe.redactor.push(chunk));
+      if (resumeTimer === null && this.#unwritten() > MAX_UNWRITTEN_BYTES) {
         stream.pause();
+        this.paused++;
+        resumeTimer = setTimeout(resumeWhenWritten, RESUME_POLL_MS);
       }
-      schedule();
     });
+    let ended = false;
     const finish = () => {
       if (ended) return;
       ended = true;
-      markEnded();
-      schedule();
+      if (resumeTimer !== null) {
+        clearTimeout(resumeTimer);
+        this.paused--;
+      }
+      this.#chunk(pipe, pipe.redactor.end());
+      this.#endLine(pipe, pipe.decoder.end());
+      this.#pipes.delete(pipe);
+      markDone();
     };
     stream.once('end', finish);
     stream.once('close', finish);
     stream.once('error', finish);
-    return { ended: endedPromise, processed };
+    return { done };
   }
 
   /** A note of the supervisor's own about the child (spawn error), kept like a line of its output. */
   note(raw: string): void {
-    this.#line(raw, 'stderr');
-    this.#flushFile();
+    const bytes = Buffer.from(`${raw}\n`);
+    this.#writeFile([bytes]);
+    this.#lines(toLines(`${raw}\n`), 'stderr');
+  }
+
+  /** Bytes the sinks were given but have not written yet. */
+  #unwritten(): number {
+    return (this.#file?.writableLength ?? 0) + pendingLogBytes(this.log);
   }
 
   /**
-   * A piece cut from an over-long line may end inside a secret: redaction sees the piece together
-   * with what was held back, and holds back again any tail that could begin a secret.
+   * Complete lines go out now; the bytes after the last newline wait for the rest of their line
+   * (so stdout and stderr never interleave inside a line), unless they grow past a line's limit.
    */
-  #line(raw: string, which: 'stdout' | 'stderr', continued = false): void {
-    let line = redactText(this.#carry[which] + raw, this.secrets);
-    this.#carry[which] = '';
-    if (continued) {
-      const keep = secretPrefixAtEnd(line, this.secrets);
-      if (keep > 0) {
-        this.#carry[which] = line.slice(line.length - keep);
-        line = line.slice(0, line.length - keep);
-      }
-    }
+  #chunk(pipe: Pipe, bytes: Buffer): void {
+    if (bytes.length === 0) return;
     this.lastOutputAt = this.now();
-    this.ring.push(line);
-    this.#logLines[which].push(line);
-    if (this.#filePath !== undefined && !this.#fileFailed) this.#pending.push(line);
+    for (const listener of this.#activity) listener();
+    const nl = bytes.lastIndexOf(0x0a);
+    if (nl === -1) {
+      pipe.partial.push(bytes);
+      pipe.partialBytes += bytes.length;
+      if (pipe.partialBytes >= MAX_LINE_CHARS) this.#endLine(pipe, '', false);
+      return;
+    }
+    const pieces = pipe.partial;
+    pieces.push(nl === bytes.length - 1 ? bytes : bytes.subarray(0, nl + 1));
+    pipe.partial = nl === bytes.length - 1 ? [] : [bytes.subarray(nl + 1)];
+    pipe.partialBytes = bytes.length - nl - 1;
+    this.#writeFile(pieces);
+    const complete = pieces.length === 1 ? pieces[0]! : unpooledConcat(pieces);
+    const count = plainLineCount(complete, MAX_LINE_CHARS);
+    if (count > 0) this.#lines({ body: complete, count }, pipe.which);
+    else this.#lines(toLines(pipe.decoder.write(complete)), pipe.which);
+  }
+
+  /** The unended line so far goes out as a line of its own: end of the stream, or a runaway line cut. */
+  #endLine(pipe: Pipe, rest: string, atEnd = true): void {
+    const pieces = pipe.partial;
+    pipe.partial = [];
+    pipe.partialBytes = 0;
+    const text = decode(pipe.decoder, pieces) + rest;
+    if (pieces.length > 0) this.#writeFile(atEnd ? [...pieces, NEWLINE] : pieces);
+    if (text.length > 0) this.#lines(toLines(text), pipe.which);
+  }
+
+  #lines(lines: Lines, which: Which): void {
+    this.ring.push(lines);
+    if (typeof lines.body === 'string') this.#events[which].text(lines.body);
+    else this.#events[which].bytes(lines.body, lines.count);
     for (const follower of this.#followers) {
       try {
-        follower(line);
+        eachLine(lines, follower);
       } catch {
         // a broken follower must not stop the output
       }
     }
   }
 
-  #flushFile(): void {
-    for (const which of ['stdout', 'stderr'] as const) {
-      if (this.#logLines[which].length === 0) continue;
-      const lines = this.#logLines[which];
-      this.#logLines[which] = [];
-      this.#streams[which](lines);
-    }
-    if (this.#pending.length === 0) return;
-    const text = `${this.#pending.join('\n')}\n`;
-    this.#pending = [];
+  #writeFile(pieces: readonly Buffer[]): void {
     if (this.#filePath === undefined || this.#fileFailed) return;
     if (this.#file === null) {
       this.#file = createWriteStream(this.#filePath, { flags: 'a' });
@@ -202,7 +207,7 @@ export class InstanceOutput {
         void this.closeFile();
       });
     }
-    this.#file.write(text);
+    for (const piece of pieces) this.#file.write(piece);
   }
 
   /** Flush and close the log file (reopened by the next line); resolves once the data is written. */
@@ -217,17 +222,23 @@ export class InstanceOutput {
   }
 }
 
-/** Length of the longest tail of `text` that is the beginning (not the whole) of a secret redactText replaces. */
-function secretPrefixAtEnd(text: string, secrets: readonly string[]): number {
-  let longest = 0;
-  for (const secret of secrets) {
-    if (secret.length < 4) continue;
-    for (let n = Math.min(secret.length - 1, text.length); n > longest; n--) {
-      if (text.endsWith(secret.slice(0, n))) {
-        longest = n;
-        break;
-      }
-    }
+/**
+ * Buffer.concat of a small total is a slice of Node's shared 8 KiB pool, which a ring entry would keep
+ * whole: a line that came in several reads gets a buffer of its own size.
+ */
+function unpooledConcat(pieces: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
   }
-  return longest;
+  return out;
+}
+
+function decode(decoder: StringDecoder, pieces: readonly Buffer[]): string {
+  if (pieces.length === 1) return decoder.write(pieces[0]!);
+  let text = '';
+  for (const piece of pieces) text += decoder.write(piece);
+  return text;
 }

@@ -280,7 +280,7 @@ export class Instance {
       deps,
       signal: monitorCtl.signal,
       lastOutputAt: () => this.output.lastOutputAt,
-      subscribeOutput: (onLine) => this.output.follow(() => onLine()),
+      subscribeOutput: (onOutput) => this.output.onActivity(onOutput),
       onProbe: (probe) => {
         this.#lastProbe = probe;
         this.ctx.onProbe(spec.name, probe);

@@ -31,8 +31,8 @@ export interface MonitorOptions {
   signal: AbortSignal;
   /** When the process last printed anything: a loader that keeps printing is still starting. */
   lastOutputAt(): number;
-  /** Calls back on each new output line; returns an unsubscribe function. */
-  subscribeOutput?(onLine: () => void): () => void;
+  /** Calls back when new output arrives; returns an unsubscribe function. */
+  subscribeOutput?(onOutput: () => void): () => void;
   onProbe(probe: ProbeInfo): void;
   onReady(): void;
   onUnhealthy(reason: string): void;

@@ -56,12 +56,17 @@ describe('nothing logged is lost when the daemon ends', () => {
 
   it('an uncaught exception right after a burst of log lines: every line reaches stdout before the process dies', async () => {
     const script = `
-      import { createLogger, batchLogger, withStep } from ${JSON.stringify(path.join(REPO, 'dist/src/log.js'))};
+      import { createLogger, linesLogger, withStep } from ${JSON.stringify(path.join(REPO, 'dist/src/log.js'))};
       const log = createLogger({ destination: 1, pretty: false, level: 'info' });
-      const out = batchLogger(withStep(log, 'instance', { instance: 'x' }), 'info');
+      const out = linesLogger(withStep(log, 'instance', { instance: 'x' }), 'info');
       const batch = [];
       for (let i = 0; i < ${LINES}; i++) batch.push('flood ' + i + ' xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
-      for (let i = 0; i < batch.length; i += 1000) out(batch.slice(i, i + 1000));
+      // both ways instance output is written: as text, and as the bytes read from the pipe
+      for (let i = 0; i < batch.length; i += 1000) {
+        const lines = batch.slice(i, i + 1000);
+        if (i % 2000 === 0) out.text(lines.join('\\n'));
+        else out.bytes(Buffer.from(lines.join('\\n') + '\\n'), lines.length);
+      }
       setImmediate(() => { throw new Error('boom'); });
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });

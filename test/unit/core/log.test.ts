@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { batchLogger, createLogger, readLogSettings, withStep } from '../../../src/log.js';
+import { createLogger, linesLogger, plainLineCount, readLogSettings, withStep } from '../../../src/log.js';
 
 function capture() {
   const lines: string[] = [];
@@ -37,32 +39,56 @@ describe('log lines', () => {
 describe('batched instance lines', () => {
   const withoutTime = (line: string) => ({ ...JSON.parse(line), time: undefined });
 
-  it('are the lines pino would write for each message, in one write', async () => {
+  it.each([
+    ['with a backslash (a stringify per line)', ['plain', 'with "quotes" and \\ and \t tab', 'ünïcödé ✓', '']],
+    ['without one (one stringify for all)', ['plain', 'with "quotes" and \t tab, \u0001, \u2028', 'ünïcödé ✓', '', '"']],
+  ])('are the lines pino would write for each message, in one write: %s', async (_, messages) => {
     const { lines, stream } = capture();
     let writes = 0;
     const counted = new Writable({ write: (c, e, done) => (writes++, stream.write(c, e, done)) });
     const log = createLogger({ destination: counted, pretty: false, base: { step: 'boot' } });
-    const child = withStep(log, 'instance', { instance: 'a', stream: 'stdout' });
-    const messages = ['plain', 'with "quotes" and \\ and \t tab', 'ünïcödé ✓', ''];
+    // '$&' would be a replacement pattern if the bindings went into a replace unescaped
+    const child = withStep(log, 'instance', { instance: 'a$&$1', stream: 'stdout' });
     const tick = () => new Promise((resolve) => setImmediate(resolve));
     for (const m of messages) child.info(m);
     await tick();
     const byPino = lines.splice(0);
     writes = 0;
-    batchLogger(child, 'info')(messages);
+    linesLogger(child, 'info').text(messages.join('\n'));
     await tick();
     expect(writes).toBe(1);
     expect(lines.map(withoutTime)).toEqual(byPino.map(withoutTime));
     expect(lines.map((l) => Object.keys(JSON.parse(l)))).toEqual(byPino.map((l) => Object.keys(JSON.parse(l))));
   });
 
+  it('are the same lines when written from the bytes as read (fd destination)', async () => {
+    const messages = ['plain line', '', "it's {json}-like: [1, 2]", 'x'.repeat(300)];
+    const bytes = Buffer.from(messages.map((m) => `${m}\n`).join(''));
+    expect(plainLineCount(bytes, 8192)).toBe(messages.length);
+    const script = `
+      import { createLogger, linesLogger, withStep } from ${JSON.stringify(path.resolve('dist/src/log.js'))};
+      const log = withStep(createLogger({ destination: 1, pretty: false, level: 'info' }), 'instance', { instance: 'a$&', stream: 'stdout' });
+      for (const m of ${JSON.stringify(messages)}) log.info(m);
+      linesLogger(log, 'info').bytes(Buffer.from(${JSON.stringify(bytes.toString())}), ${messages.length});
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(out).toHaveLength(messages.length * 2);
+    expect(out.slice(messages.length).map(withoutTime)).toEqual(out.slice(0, messages.length).map(withoutTime));
+  });
+
+  it('take the bytes as they are only when no line needs escaping, cleaning or cutting', () => {
+    for (const text of ['a "quoted" word\n', 'back\\slash\n', 'tab\there\n', 'crlf\r\n', 'ünï\n', 'unended', `${'y'.repeat(20)}\n`]) {
+      expect(plainLineCount(Buffer.from(text), 16)).toBe(-1);
+    }
+  });
+
   it('respect the level, and a logger not made by createLogger keeps one step', () => {
     const { lines, stream } = capture();
     const quiet = createLogger({ destination: stream, pretty: false, level: 'warn' });
-    batchLogger(withStep(quiet, 'instance'), 'info')(['dropped']);
+    linesLogger(withStep(quiet, 'instance'), 'info').text('dropped');
     expect(lines).toEqual([]);
     const plain = withStep(pino(stream), 'instance', { instance: 'b' });
-    batchLogger(plain, 'info')(['kept']);
+    linesLogger(plain, 'info').text('kept');
     expect(lines).toHaveLength(1);
     expect((lines[0]!.match(/"step":/g) ?? []).length).toBe(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'kept', step: 'instance', instance: 'b', level: 30 });

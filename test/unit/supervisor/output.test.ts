@@ -1,42 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, MAX_LINE_CHARS, RingBuffer } from '../../../src/supervisor/output.js';
+import { LineRing, MAX_LINE_CHARS, toLines } from '../../../src/supervisor/output.js';
 
-function split(chunks: (string | Buffer)[], max?: number) {
-  const lines: string[] = [];
-  const splitter = new LineSplitter((line) => lines.push(line), max);
-  for (const chunk of chunks) splitter.push(chunk);
-  return { lines, flush: () => (splitter.flush(), lines) };
-}
-
-describe('line splitting', () => {
-  it('joins lines across chunks and strips CR', () => {
-    expect(split(['ab', 'c\r\nde', 'f\n\n']).lines).toEqual(['abc', 'def', '']);
+describe('lines of a chunk', () => {
+  it('drop the CR of CRLF endings and keep empty lines', () => {
+    expect(toLines('abc\r\ndef\n\n')).toEqual({ body: 'abc\ndef\n', count: 3 });
+    expect(toLines('a\rb\n')).toEqual({ body: 'a\rb', count: 1 });
   });
 
-  it('emits the last partial line only on flush', () => {
-    const s = split(['one\ntwo']);
-    expect(s.lines).toEqual(['one']);
-    expect(s.flush()).toEqual(['one', 'two']);
+  it('keep an unended last piece as a line', () => {
+    expect(toLines('one\ntwo')).toEqual({ body: 'one\ntwo', count: 2 });
   });
 
-  it('cuts an over-long line at 8 KiB without waiting for its end', () => {
-    const s = split(['x'.repeat(MAX_LINE_CHARS * 2 + 10)]);
-    expect(s.lines.map((l) => l.length)).toEqual([MAX_LINE_CHARS, MAX_LINE_CHARS]);
-    expect(s.flush().map((l) => l.length)).toEqual([MAX_LINE_CHARS, MAX_LINE_CHARS, 10]);
-  });
-
-  it('does not break a UTF-8 character split across chunks', () => {
-    const bytes = Buffer.from('héllo\n');
-    expect(split([bytes.subarray(0, 2), bytes.subarray(2)]).lines).toEqual(['héllo']);
+  it('cut a line over 8 KiB into pieces of 8 KiB', () => {
+    const lines = toLines(`short\n${'x'.repeat(MAX_LINE_CHARS * 2 + 10)}\nend\n`);
+    expect(String(lines.body).split('\n').map((l) => l.length)).toEqual([5, MAX_LINE_CHARS, MAX_LINE_CHARS, 10, 3]);
+    expect(lines.count).toBe(5);
   });
 });
 
-describe('ring buffer', () => {
-  it('keeps the last N lines in order', () => {
-    const ring = new RingBuffer(3);
-    for (const x of ['a', 'b', 'c', 'd', 'e']) ring.push(x);
+describe('line ring', () => {
+  const push = (ring: LineRing, ...lines: string[]) => ring.push(toLines(`${lines.join('\n')}\n`));
+
+  it('keeps the last N lines in order, across the chunks they came in', () => {
+    const ring = new LineRing(3);
+    push(ring, 'a', 'b');
+    push(ring, 'c');
+    push(ring, 'd', 'e');
     expect(ring.last(10)).toEqual(['c', 'd', 'e']);
     expect(ring.last(2)).toEqual(['d', 'e']);
     expect(ring.last(0)).toEqual([]);
+    expect(ring.pushed).toBe(5);
+  });
+
+  it('drops old lines past its size in characters, keeping the newest chunk', () => {
+    const ring = new LineRing(1000, 100);
+    for (let i = 0; i < 10; i++) push(ring, `${i}`.padEnd(40, '.'));
+    expect(ring.last(1000).map((l) => l[0])).toEqual(['8', '9']);
+    push(ring, 'y'.repeat(500));
+    expect(ring.last(1000)).toEqual(['y'.repeat(500)]);
   });
 });
