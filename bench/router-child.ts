@@ -57,6 +57,11 @@ const router = await createRouter({
 registerProtocolRoutes(router, settings, silentLogger());
 const address = await router.start();
 await router.core.load('m');
+// BENCH_HEAP_SNAPSHOT_DIR: a heap snapshot at idle and at each SIGUSR2, to compare retained sizes by constructor.
+const snapshots = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+let snapshotCount = 0;
+const snapshot = () => snapshots && v8.writeHeapSnapshot(`${snapshots}/router-${snapshotCount++}.heapsnapshot`);
+snapshot();
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 // SIGUSR2: where the RSS goes (bench/router.ts asks before and after the 256 streams).
 process.on('SIGUSR2', () => {
@@ -64,6 +69,7 @@ process.on('SIGUSR2', () => {
   const m = process.memoryUsage();
   const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name.replace('_space', ''), mb(s.space_size)]));
   process.stderr.write(`${JSON.stringify({ memory: { rss: mb(m.rss), heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers), spaces } })}\n`);
+  snapshot();
 });
 process.on('SIGTERM', () => {
   void router.close().then(() => supervisor.stopAll({ immediate: true })).then(() => process.exit(0));

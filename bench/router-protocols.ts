@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
+import { routerNodeArgs } from './router-node-args.js';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = [path.resolve(here, '..'), path.resolve(here, '../..')].find((dir) => existsSync(path.join(dir, 'package.json')))!;
 const FAKE = path.join(repo, 'test/fixtures/fake-llama-server.mjs');
@@ -78,7 +80,7 @@ async function streams(t: Target, count: number): Promise<{ tokensPerSecond: num
 async function main(): Promise<void> {
   const upstreamPort = await freePort();
   const input = { executable: process.execPath, args: [FAKE, '--host', '127.0.0.1', '--port', String(upstreamPort), '--fake-tokens', String(TOKENS)], env: {}, port: upstreamPort, parallel: 256 };
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...routerNodeArgs(repo).args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const routerPort = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve((JSON.parse(String(d)) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));

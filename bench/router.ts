@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
+import { routerNodeArgs } from './router-node-args.js';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = [path.resolve(here, '..'), path.resolve(here, '../..')].find((dir) => existsSync(path.join(dir, 'package.json')))!;
 const FAKE = path.join(repo, 'test/fixtures/fake-llama-server.mjs');
@@ -126,15 +128,16 @@ async function main(): Promise<void> {
     ? { executable: real, args: ['-m', process.env.BENCH_MODEL!, '--host', '127.0.0.1', '--port', String(upstreamPort), '-c', String(512 * parallel), '-np', String(parallel), '-t', '1'], env: {}, port: upstreamPort, parallel }
     : { executable: process.execPath, args: [FAKE, '--host', '127.0.0.1', '--port', String(upstreamPort), '--fake-tokens', String(TOKENS)], env: {}, port: upstreamPort, parallel };
   // BENCH_ROUTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": profile the router process alone.
-  const nodeArgs = (process.env.BENCH_ROUTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const node = routerNodeArgs(repo);
+  const child = spawn(process.execPath, [...node.args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const routerPort = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port));
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));
   });
   const direct = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 300 });
   const routed = new Pool(`http://127.0.0.1:${routerPort}`, { connections: 300 });
-  console.log(`upstream: ${real ? `real llama-server (${path.basename(process.env.BENCH_MODEL ?? '')}, -np ${parallel})` : 'fake llama-server, no token delay'}; ${SECONDS} s per point; ${TOKENS} tokens per stream\n`);
+  console.log(`upstream: ${real ? `real llama-server (${path.basename(process.env.BENCH_MODEL ?? '')}, -np ${parallel})` : 'fake llama-server, no token delay'}; ${SECONDS} s per point; ${TOKENS} tokens per stream`);
+  console.log(`router process: node ${node.args.join(' ') || '(no flags)'}${node.daemonFlags.length > 0 ? " (the daemon's shebang flags)" : " (V8's defaults, not the daemon's flags)"}\n`);
 
   // Wall-clock figures depend on how much CPU the machine gives each process; the router's own CPU
   // time per request / per token does not, and bounds what it can do on one free core.

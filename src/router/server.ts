@@ -24,10 +24,14 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+const RESPONSE_HIGH_WATER_MARK = 4096;
+
 export function createListener(options: ListenerOptions): Listener {
   const digests = options.apiKeys.map((key) => digest(key));
   const open = new Set(options.openPaths ?? ['/health']);
-  const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+  // highWaterMark: what a slow reader may leave buffered per response before the upstream read
+  // pauses (tokens are ~100–300 bytes; the default 16 KB × 256 streams is 4 MB of idle buffers).
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, highWaterMark: RESPONSE_HIGH_WATER_MARK }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (digests.length > 0 && !open.has(path) && !authorized(req.headers.authorization, digests)) {
       return sendError(res, new RouterError(401, 'unauthorized', 'Missing or wrong API key; send "Authorization: Bearer <key>" with a key from INFER_ENTRY_ROUTER_API_KEYS.'));

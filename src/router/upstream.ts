@@ -56,8 +56,10 @@ export class Upstreams {
     if (known && known.key === `${target.host}:${target.port}`) return known.pool;
     if (known) void known.pool.close().catch(() => undefined);
     const origin = `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-    // Long generations: no body or headers timeout; the client's disconnect aborts instead.
-    const pool = new Pool(origin, { connections: 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect: { noDelay: true } as never });
+    // Long generations: no body or headers timeout; the client's disconnect aborts instead. Idle
+    // sockets close after 4 s, before llama-server's own 5 s keep-alive does (a socket it closed
+    // under us would fail the next request), and so a burst's sockets do not stay with the idle router.
+    const pool = new Pool(origin, { connections: 256, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { noDelay: true } as never });
     this.pools.set(target.name, { key: `${target.host}:${target.port}`, pool });
     return pool;
   }
