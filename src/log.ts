@@ -172,7 +172,26 @@ class BytesDestination {
   get pending(): number {
     return (this.#sonic as unknown as { _len: number })._len;
   }
+
+  /**
+   * Resolves once nothing is pending and no write is in flight (sonic-boom's flush(cb) calls back at
+   * once without a minLength, and its exit hook's flushSync skips a write in flight, e.g. one
+   * waiting to retry after EAGAIN on a full pipe: its bytes would be lost).
+   */
+  whenWritten(timeoutMs: number): Promise<void> {
+    const sonic = this.#sonic as unknown as { _len: number; _writing: boolean };
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve) => {
+      const check = () => {
+        if ((sonic._len === 0 && !sonic._writing) || Date.now() >= deadline) resolve();
+        else setTimeout(check, WRITTEN_POLL_MS).unref();
+      };
+      check();
+    });
+  }
 }
+
+const WRITTEN_POLL_MS = 5;
 
 /**
  * Writes many messages of one child logger as pino lines with a few large writes to its destination:
@@ -272,4 +291,15 @@ export function pendingLogBytes(log: Logger): number {
 /** A logger that drops everything (tests that do not look at logs). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/**
+ * Resolves once every line given to the logger's destination is written (or after `timeoutMs`):
+ * a command ends with process.exit, and the exit hook's synchronous flush cannot finish an
+ * asynchronous write already in flight (a slow reader of a pipe: `docker logs`, a test), whose
+ * unwritten rest would be lost. Bounded, so a reader that never reads cannot hold PID 1's exit.
+ */
+export function flushLog(log: Logger, timeoutMs: number): Promise<void> {
+  const stream = (log as unknown as Record<symbol, { whenWritten?: (timeoutMs: number) => Promise<void> } | undefined>)[symbols.streamSym];
+  return typeof stream?.whenWritten === 'function' ? stream.whenWritten(timeoutMs) : Promise.resolve();
 }

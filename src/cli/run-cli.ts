@@ -120,11 +120,19 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
       if (code !== null) return code;
     }
     // Outside the usage-error catch: a bad INFER_ENTRY_LOG_LEVEL is a config error (78), not a usage one.
-    return await command.run({ ...ctx, log: await logger() });
+    const log = await logger();
+    try {
+      return await command.run({ ...ctx, log });
+    } finally {
+      if (io.log === undefined) await (await import('../log.js')).flushLog(log, LOG_FLUSH_TIMEOUT_MS);
+    }
   } catch (error) {
     return reportError(error, name, stderr);
   }
 }
+
+/** How long the end of a command waits for its last log lines to be written (a reader that stalls). */
+const LOG_FLUSH_TIMEOUT_MS = 5_000;
 
 /** Print an error the way users should see it; return the exit code. */
 export function reportError(error: unknown, commandName: string, stderr: NodeJS.WritableStream): number {

@@ -13,6 +13,9 @@ export interface Exited {
   signal: NodeJS.Signals | null;
 }
 
+/** Taken before any test installs fake timers: a poll of the pipes, not a clock. */
+const realSetImmediate = globalThis.setImmediate;
+
 /** How long to wait for the pipes to drain after the process exited (a grandchild may hold them open). */
 const DRAIN_MS = 500;
 /** Bound on the drain wait of a child that keeps its pipes busy after exiting: 60 × 500 ms. */
@@ -32,12 +35,16 @@ export function watchExit(child: ChildProcess, output: InstanceOutput, executabl
       // Read to the end of the pipes. A grandchild may hold them open forever: stop once nothing
       // arrived for DRAIN_MS (and no pipe is paused for a slow sink), or after MAX_DRAIN_ROUNDS.
       const allEnded = Promise.all(done).then(() => true);
+      const progress = () => output.received + output.resumed;
       for (let round = 0; round < MAX_DRAIN_ROUNDS; round++) {
-        const before = output.received;
+        const before = progress();
         const timer = new AbortController();
         const ended = await Promise.race([allEnded, sleep(DRAIN_MS, timer.signal).then(() => false, () => false)]);
         timer.abort();
-        if (ended || (output.received === before && output.paused === 0)) break;
+        if (ended) break;
+        // A starved process runs its timers before it polls the pipes: let one poll happen first.
+        await new Promise((resolve) => realSetImmediate(resolve));
+        if (progress() === before && output.paused === 0) break;
       }
       child.stdout?.destroy();
       child.stderr?.destroy();

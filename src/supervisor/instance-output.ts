@@ -43,9 +43,13 @@ export class InstanceOutput {
   #secrets: readonly string[];
   #pipes = new Set<Pipe>();
   lastOutputAt = 0;
-  /** Bytes read from the child's pipes, and pipes paused for a slow sink: progress while it exits. */
+  /**
+   * Progress while the child exits: bytes read from its pipes, pipes paused for a slow sink, and
+   * resumes (a pipe resumed in the same timer phase as the drain check has read nothing yet).
+   */
   received = 0;
   paused = 0;
+  resumed = 0;
   /** Write the lines of a chunk as the daemon's log events, in a few large writes. */
   readonly #events: Record<Which, ReturnType<typeof linesLogger>>;
 
@@ -105,6 +109,7 @@ export class InstanceOutput {
       if (this.#unwritten() > MAX_UNWRITTEN_BYTES) resumeTimer = setTimeout(resumeWhenWritten, RESUME_POLL_MS);
       else {
         this.paused--;
+        this.resumed++;
         stream.resume();
       }
     };
