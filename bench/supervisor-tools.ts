@@ -65,7 +65,9 @@ export function inferEntry(driverJs: string, supervision: Partial<SupervisionSet
       const specFile = path.join(dir, 'specs.json');
       writeFileSync(specFile, JSON.stringify(specs));
       const { openSync } = await import('node:fs');
-      const child = spawn(process.execPath, [driverJs, specFile], { stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
+      // e.g. INFER_ENTRY_BENCH_DRIVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the supervisor under the flood
+      const flags = (process.env.INFER_ENTRY_BENCH_DRIVER_FLAGS ?? '').split(' ').filter(Boolean);
+      const child = spawn(process.execPath, [...flags, driverJs, specFile], { stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
       const transitions: RunningTool['transitions'] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => transitions.push(JSON.parse(line)));
       return {
