@@ -38,9 +38,10 @@ export interface Tool {
 const exitOf = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
-export function inferEntry(driverJs: string, supervision: Partial<SupervisionSettings> = {}): Tool {
+/** `name` and `env` (added to the driver's environment) make a variant, e.g. without the daemon-log events. */
+export function inferEntry(driverJs: string, supervision: Partial<SupervisionSettings> = {}, name = 'infer-entry', env: Record<string, string> = {}): Tool {
   return {
-    name: 'infer-entry',
+    name,
     unavailable: () => (existsSync(driverJs) ? null : `${driverJs} missing: run npm run build`),
     async start(instances, dir, fakeServer) {
       const specs: InstanceSpec[] = instances.map((i) => {
@@ -65,7 +66,9 @@ export function inferEntry(driverJs: string, supervision: Partial<SupervisionSet
       const specFile = path.join(dir, 'specs.json');
       writeFileSync(specFile, JSON.stringify(specs));
       const { openSync } = await import('node:fs');
-      const child = spawn(process.execPath, [driverJs, specFile], { stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
+      // e.g. INFER_ENTRY_BENCH_DRIVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the supervisor under the flood
+      const flags = (process.env.INFER_ENTRY_BENCH_DRIVER_FLAGS ?? '').split(' ').filter(Boolean);
+      const child = spawn(process.execPath, [...flags, driverJs, specFile], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
       const transitions: RunningTool['transitions'] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => transitions.push(JSON.parse(line)));
       return {

@@ -274,14 +274,17 @@ async function main(): Promise<void> {
     const toFile = median([await floodBaseline('file'), await floodBaseline('file'), await floodBaseline('file')]);
     console.log(`## Log throughput: the child prints ${FLOOD_LINES} lines of ${FLOOD_WIDTH} bytes as fast as it can`);
     console.log(`Baseline: stdout to /dev/null ${fmt(devNull)} ms, to a file ${fmt(toFile)} ms (median of 3). Tools interleaved, median of ${rounds}.\n`);
-    const results = new Map<string, FloodResult[]>(usable.map((t) => [t.name, []]));
-    for (let round = 0; round < rounds; round++) for (const tool of usable) results.get(tool.name)!.push(await logFlood(tool));
+    // The same supervisor writing the instance's log file only, as PM2 does: what the daemon-log events cost.
+    const fileOnly = ie ? [inferEntry(DRIVER, {}, 'infer-entry, log file only', { INFER_ENTRY_LOG_LEVEL: 'warn' })] : [];
+    const flooded = [...usable, ...fileOnly];
+    const results = new Map<string, FloodResult[]>(flooded.map((t) => [t.name, []]));
+    for (let round = 0; round < rounds; round++) for (const tool of flooded) results.get(tool.name)!.push(await logFlood(tool));
     const ref = results.get('pm2');
     const refChild = ref ? median(ref.map((r) => r.childMs)) : NaN;
     const refEnd = ref ? median(ref.map((r) => r.endToEndMs)) : NaN;
     console.log('| tool | child write time (held back vs /dev/null) | all lines in the log file after | throughput | every line present | vs PM2: child · log file | supervisor CPU (user+sys) |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
-    for (const tool of usable) {
+    for (const tool of flooded) {
       const rs = results.get(tool.name)!;
       const child = median(rs.map((r) => r.childMs));
       const end = median(rs.map((r) => r.endToEndMs));

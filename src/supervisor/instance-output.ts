@@ -19,7 +19,7 @@ import { LineRing, MAX_LINE_CHARS, eachLine, toLines, type Lines } from './outpu
 
 /** Bytes a sink (log file, daemon log) may hold unwritten before reading pauses. */
 const MAX_UNWRITTEN_BYTES = 1024 * 1024;
-const RESUME_POLL_MS = 5;
+const RESUME_POLL_MS = 1;
 const NEWLINE = Buffer.from('\n');
 
 type Which = 'stdout' | 'stderr';
@@ -169,14 +169,28 @@ export class InstanceOutput {
       return;
     }
     const pieces = pipe.partial;
-    pieces.push(nl === bytes.length - 1 ? bytes : bytes.subarray(0, nl + 1));
+    const lines = nl === bytes.length - 1 ? bytes : bytes.subarray(0, nl + 1);
     pipe.partial = nl === bytes.length - 1 ? [] : [bytes.subarray(nl + 1)];
     pipe.partialBytes = bytes.length - nl - 1;
+    if (pieces.length === 0) {
+      this.#writeFile([lines]);
+      this.#complete(pipe, lines);
+      return;
+    }
+    // The line begun in earlier reads is joined on its own: the rest of the chunk is not copied.
+    const first = lines.indexOf(0x0a) + 1;
+    pieces.push(lines);
     this.#writeFile(pieces);
-    const complete = pieces.length === 1 ? pieces[0]! : unpooledConcat(pieces);
-    const count = plainLineCount(complete, MAX_LINE_CHARS);
-    if (count > 0) this.#lines({ body: complete, count }, pipe.which);
-    else this.#lines(toLines(pipe.decoder.write(complete)), pipe.which);
+    pieces[pieces.length - 1] = lines.subarray(0, first);
+    this.#complete(pipe, unpooledConcat(pieces));
+    if (first < lines.length) this.#complete(pipe, lines.subarray(first));
+  }
+
+  /** `bytes`: complete lines, each ended by '\n'. */
+  #complete(pipe: Pipe, bytes: Buffer): void {
+    const count = plainLineCount(bytes, MAX_LINE_CHARS);
+    if (count > 0) this.#lines({ body: bytes, count }, pipe.which);
+    else this.#lines(toLines(pipe.decoder.write(bytes)), pipe.which);
   }
 
   /** The unended line so far goes out as a line of its own: end of the stream, or a runaway line cut. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { silentLogger } from '../../../src/log.js';
+import { createLogger, silentLogger } from '../../../src/log.js';
 import { InstanceOutput } from '../../../src/supervisor/instance-output.js';
 import { MAX_LINE_CHARS } from '../../../src/supervisor/output.js';
 
@@ -51,6 +51,36 @@ describe('instance output', () => {
     expect(pieces.join('')).not.toMatch(/sk-s|ret-1/);
     expect(pieces.slice(0, -1).join('')).toBe(`${head}[redacted] tail`);
     expect(pieces.at(-1)).toBe('next');
+  });
+
+  it('keeps lines whole in the daemon log, the ring and the file when reads cut them anywhere', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'infer-entry-output-'));
+    try {
+      let daemonLog = '';
+      // a destination taking bytes, like the daemon's own: output events take the byte path
+      const destination = { write: (text: string) => void (daemonLog += text), writeBytes: (bytes: Buffer) => void (daemonLog += bytes.toString()) };
+      const output = new InstanceOutput('x', createLogger({ destination, pretty: false, level: 'info' }), 1000, () => 0, []);
+      const file = path.join(dir, 'x.log');
+      output.configure([], file);
+      const stream = new PassThrough();
+      const { done } = output.attach(stream, 'stdout');
+      const lines = Array.from({ length: 500 }, (_, i) => `line ${i} ${'z'.repeat(i % 37)}`);
+      const all = Buffer.from(`${lines.join('\n')}\n`);
+      for (let at = 0, step = 1; at < all.length; at += step, step = (step * 7) % 97) {
+        stream.write(all.subarray(at, at + step));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      stream.end();
+      await done;
+      await output.closeFile();
+      expect(await readFile(file, 'utf8')).toBe(all.toString());
+      expect(output.ring.last(1000)).toEqual(lines);
+      const events = daemonLog.split('\n').filter(Boolean).map((e) => JSON.parse(e) as { msg: string; stream: string; instance: string });
+      expect(events.map((e) => e.msg)).toEqual(lines);
+      expect(events.every((e) => e.stream === 'stdout' && e.instance === 'x')).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('redacts a secret split across two reads, in the log file, the ring and the daemon log', async () => {
