@@ -184,7 +184,8 @@ class BytesDestination {
     return new Promise((resolve) => {
       const check = () => {
         if ((sonic._len === 0 && !sonic._writing) || Date.now() >= deadline) resolve();
-        else setTimeout(check, WRITTEN_POLL_MS).unref();
+        // not unref'd: main's top-level await would end the process with 13 while it waits
+        else setTimeout(check, WRITTEN_POLL_MS);
       };
       check();
     });
