@@ -107,7 +107,9 @@ export async function extractTarStream(input: TarInput, gzip: boolean, writer: T
   });
 
   const source = input.stream;
-  const gunzip = gzip ? createGunzip({ chunkSize: 1024 * 1024 }) : null;
+  // 256 KiB: the disk-full projection (extract.ts) scales by the tar bytes parsed when ENOSPC came;
+  // 1 MiB hand-overs parsed a small archive whole before any write failed and halved the estimate
+  const gunzip = gzip ? createGunzip({ chunkSize: 256 * 1024 }) : null;
   const stream = gunzip ?? source;
   if (gunzip) pipeline(source, gunzip, () => undefined);
   let tarBytes = 0;
