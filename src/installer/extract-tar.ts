@@ -12,7 +12,13 @@ import { PackageError } from '../errors.js';
 import { hostile } from './entry-guard.js';
 import type { TreeWriter } from './tree-writer.js';
 
-const CHUNK = 1024 * 1024;
+/**
+ * Tar bytes handed to the parser at a time. Small enough that the parse keeps pace with the writes:
+ * the disk-full message projects the space needed from the tar bytes parsed when ENOSPC came.
+ */
+const CHUNK = 256 * 1024;
+/** One read of an archive file. */
+const READ_BYTES = 1024 * 1024;
 
 export interface FeedHooks {
   /** After every chunk: throw to stop (cancellation, free-space reserve). `readBytes`: archive bytes consumed; `streamBytes`: tar bytes parsed so far. */
@@ -20,7 +26,7 @@ export interface FeedHooks {
 }
 
 export async function extractTar(file: string, gzip: boolean, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
-  const source = createReadStream(file, { highWaterMark: CHUNK });
+  const source = createReadStream(file, { highWaterMark: READ_BYTES });
   try {
     await extractTarStream({ stream: source, label: file }, gzip, writer, hooks);
   } finally {
@@ -107,16 +113,15 @@ export async function extractTarStream(input: TarInput, gzip: boolean, writer: T
   });
 
   const source = input.stream;
-  // 256 KiB: the disk-full projection (extract.ts) scales by the tar bytes parsed when ENOSPC came;
-  // 1 MiB hand-overs parsed a small archive whole before any write failed and halved the estimate
-  const gunzip = gzip ? createGunzip({ chunkSize: 256 * 1024 }) : null;
+  // large inflate chunks: fewer hand-overs from the thread pool; the parser still gets CHUNK at a time
+  const gunzip = gzip ? createGunzip({ chunkSize: 1024 * 1024 }) : null;
   const stream = gunzip ?? source;
   if (gunzip) pipeline(source, gunzip, () => undefined);
   let tarBytes = 0;
   try {
     for await (const read of stream) {
       // a stream read may return everything buffered at once (16 MiB from the copy): parse it in
-      // 1 MiB slices, so progress, cancellation and the free-space check keep their pace
+      // CHUNK slices, so progress, cancellation and the free-space check keep their pace
       for (let off = 0; off < (read as Buffer).length && !failure; off += CHUNK) {
         const chunk = (read as Buffer).subarray(off, off + CHUNK);
         tarBytes += chunk.length;
