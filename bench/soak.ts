@@ -15,10 +15,10 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/e2e/support/llama.js';
 
 const REPO = ((): string => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -41,13 +41,6 @@ const REAL = process.env.INFER_ENTRY_SOAK_SERVER === 'real';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function get(options: http.RequestOptions): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

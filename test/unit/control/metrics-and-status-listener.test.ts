@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { parseStatusAddr } from '../../../src/control/server.js';
 import { silentLogger } from '../../../src/log.js';
 import { resolvePaths } from '../../../src/paths.js';
 import { FakeSupervisor, fakeDeps } from '../../fixtures/daemon-fakes.js';
+import { freePort } from './harness.js';
 
 let root: string;
 let daemon: Daemon | undefined;
@@ -22,13 +22,6 @@ afterEach(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function loadInto(supervisor: FakeSupervisor): Promise<void> {
   const file = path.join(root, 'c.json');
