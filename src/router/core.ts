@@ -39,6 +39,8 @@ export interface CoreOptions {
   /** Resolves once the GPUs have room for `name`; absent without a GPU probe. */
   beforeStart?: SchedulerDeps['beforeStart'];
   vram?: VramSource | undefined;
+  /** The core this one replaces (a reload): what it learned of models still loaded carries over. */
+  previous?: Core;
 }
 
 const WARM_TIMEOUT_MS = 120_000;
@@ -83,6 +85,7 @@ export class Core implements RouterCore {
         failureClass: (name) => supervisor.get(name)?.failureClass ?? undefined,
         warm: (name, signal) => this.warm(name, signal),
         ...(options.beforeStart ? { beforeStart: options.beforeStart } : {}),
+        ...(options.previous ? { alreadyWarm: (name: string) => options.previous!.isWarm(name) } : {}),
         observer: {
           waited: (model, ms) => metrics?.queueWait.observe({ model }, ms / 1000),
           loaded: (model, ms) => {
@@ -99,6 +102,7 @@ export class Core implements RouterCore {
       },
     );
     for (const instance of instances) this.readyPid.set(instance.name, supervisor.get(instance.name)?.pid ?? null);
+    for (const [name, props] of options.previous?.props ?? []) if (this.scheduler.has(name) && this.scheduler.snapshot(name).warm) this.props.set(name, props);
     this.unsubscribe = supervisor.onTransition((event) => {
       if (event.to === 'ready') this.readyPid.set(event.instance, event.pid);
       if (event.to === 'stopped' || event.to === 'failed' || event.to === 'backoff') {
@@ -106,6 +110,11 @@ export class Core implements RouterCore {
       }
       this.scheduler.transition(event.instance, event.to);
     });
+  }
+
+  /** Warmed by this core, and still the same process (a reload hands this on). */
+  isWarm(name: string): boolean {
+    return this.scheduler.has(name) && this.scheduler.snapshot(name).warm && this.readyPid.get(name) === this.options.supervisor.get(name)?.pid;
   }
 
   models(): ModelInfo[] {

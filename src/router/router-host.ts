@@ -73,7 +73,7 @@ export function createRouterHost(options: RouterHostOptions): RouterHost {
         applied = undefined;
         return;
       }
-      const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu, vramStateFile: resolvePaths(options.env).routerVram });
+      const created = await createRouter({ supervisor: options.supervisor, instances, settings, log: options.log, apiKeys, gpu, vramStateFile: resolvePaths(options.env).routerVram, previous });
       if (closed) return void (await created.close());
       // Ollama's API and llama.cpp's router-mode endpoints, on the same route table (and queue).
       const mount = registerProtocolRoutes(created, settings, options.log, apiKeys);

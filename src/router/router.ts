@@ -31,6 +31,8 @@ export interface RouterOptions {
   vramStateFile?: string | undefined;
   /** Bound on waiting for a victim's VRAM to show free (default 30 s, polled every 250 ms). */
   vramWait?: { intervalMs: number; maxWaitMs: number };
+  /** The router this one replaces (a reload): models it warmed are not warmed again. */
+  previous?: Router | null;
 }
 
 export interface Router {
@@ -83,6 +85,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     log,
     metrics,
     vram,
+    ...(options.previous ? { previous: options.previous.core } : {}),
     ...(gpu
       ? {
           async beforeStart(name: string, signal: AbortSignal) {

@@ -46,6 +46,8 @@ export interface SchedulerDeps {
   beforeStart?(name: string, signal: AbortSignal): Promise<void>;
   /** A 1-token request before the first routed one; its failure is logged, not fatal. */
   warm?(name: string, signal: AbortSignal): Promise<void>;
+  /** A reload: the previous configuration's scheduler already warmed this ready process. */
+  alreadyWarm?(name: string): boolean;
   /** The supervisor's failure class of a failed instance, for the 503 answer. */
   failureClass?(name: string): string | undefined | null;
   observer?: SchedulerObserver;

@@ -46,7 +46,13 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
     private readonly deps: SchedulerDeps,
   ) {
-    for (const spec of specs) this.models.set(spec.name, newRuntime(spec, deps.state(spec.name) ?? 'stopped'));
+    for (const spec of specs) {
+      const m = newRuntime(spec, deps.state(spec.name) ?? 'stopped');
+      // A warm-up per reload would cost each loaded model a request for nothing (the process is the
+      // same one; a restart by the reload passes through a state that clears `warm` first).
+      m.warm = m.sup === 'ready' && deps.alreadyWarm?.(spec.name) === true;
+      this.models.set(spec.name, m);
+    }
     this.pump();
   }
 

@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 function config(router: Partial<RouterSettings>): LoadedConfig {
-  const env = { FAKE_PID_FILE: path.join(dir, 'a.pids'), FAKE_TOKENS: '20', FAKE_TOKEN_MS: '40' };
+  const env = { FAKE_PID_FILE: path.join(dir, 'a.pids'), FAKE_EVENT_LOG: path.join(dir, 'a.events'), FAKE_TOKENS: '20', FAKE_TOKEN_MS: '40' };
   const spec = fakeSpec('a', instancePort, { env, enabled: false, supervision: { health: { timeoutMs: 3000, intervalMs: 1000, failureThreshold: 3 } } });
   return { file: '<test>', enable: true, instances: [{ ...spec, routing: control({ maxConcurrency: 1 }) }], router: settings(router) };
 }
@@ -59,6 +59,14 @@ async function busy(url: string) {
   })();
   return { rest, queued };
 }
+
+/** The 1-token requests the router sent to warm the model up. */
+const warmUps = () =>
+  readFileSync(path.join(dir, 'a.events'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { ev: string; max_tokens?: number })
+    .filter((e) => e.ev === 'request' && e.max_tokens === 1).length;
 
 const spawns = () => readFileSync(path.join(dir, 'a.pids'), 'utf8').split('\n').filter(Boolean).length;
 
@@ -102,5 +110,24 @@ describe('router reload', () => {
     }
     expect(refused).toBe(true);
     expect(spawns()).toBe(1);
+  });
+
+  it('does not warm a loaded model again, and does after the reload restarted it', async () => {
+    const port = await freePort();
+    await apply({ port, maxQueue: 100 });
+    const url = `http://127.0.0.1:${port}`;
+    expect((await chat(url, 'a')).status).toBe(200);
+    expect(warmUps()).toBe(1);
+    await apply({ port, maxQueue: 50 });
+    expect((await chat(url, 'a')).status).toBe(200);
+    expect(warmUps()).toBe(1);
+    expect(spawns()).toBe(1);
+    // The process changes (a crash, restarted by the supervisor): the new one is warmed before use.
+    process.kill(supervisor.get('a')!.pid!, 'SIGKILL');
+    await waitUntil(() => spawns() === 2 && host.current()!.core.isWarm('a'), 20_000, 'restarted and warmed');
+    expect(warmUps()).toBe(2);
+    await apply({ port, maxQueue: 40 });
+    expect((await chat(url, 'a')).status).toBe(200);
+    expect(warmUps()).toBe(2);
   });
 });
