@@ -86,12 +86,13 @@ export type RouterErrorCode =
   | 'client_closed'
   | 'router_stopping'
   | 'unauthorized'
-  | 'not_found';
+  | 'not_found'
+  | 'not_supported';
 
 /** One class for every router-level failure. */
 export class RouterError extends Error {
   constructor(
-    /** 400, 404, 413, 429, 499, 502, 503, 504 */
+    /** 400, 404, 413, 429, 499, 501, 502, 503, 504 */
     public readonly status: number,
     public readonly code: RouterErrorCode,
     message: string,

@@ -65,6 +65,17 @@ export class GenerateContext {
 
   private async templated(): Promise<string> {
     const { messages, chat_template_kwargs: kwargs } = this.chat;
-    return text(await this.call('/apply-template', { messages, ...(kwargs ? { chat_template_kwargs: kwargs } : {}) }), 'prompt', '/apply-template');
+    try {
+      return text(await this.call('/apply-template', { messages, ...(kwargs ? { chat_template_kwargs: kwargs } : {}) }), 'prompt', '/apply-template');
+    } catch (error) {
+      // A llama-server from before /apply-template (late 2024) answers 404, which an Ollama client
+      // would read as "model not found".
+      if (!(error instanceof RouterError) || error.status !== 404) throw error;
+      throw new RouterError(
+        501,
+        'not_supported',
+        'this model\'s llama-server has no /apply-template (a build older than late 2024), so "context" cannot be computed: install a newer llama.cpp, or send the conversation with /api/chat',
+      );
+    }
   }
 }

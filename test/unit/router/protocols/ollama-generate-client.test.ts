@@ -114,3 +114,34 @@ describe('the answer\'s context costs no queue turn unless asked', () => {
     expect((await generate({ prompt: 'Why?' })).context).toBeDefined();
   });
 });
+
+describe('a llama-server without /apply-template (a build from before late 2024)', () => {
+  let old: Harness;
+  let client: Ollama;
+  beforeAll(async () => {
+    old = await startHarness([{ name: 'old', control: { onDemand: false }, env: { FAKE_NO_APPLY_TEMPLATE: '1' } }]);
+    client = new Ollama({ host: old.url });
+  }, 30_000);
+  afterAll(async () => {
+    await old?.close();
+  });
+
+  it('answers a generate without its context, streamed or not', async () => {
+    const whole = await client.generate({ model: 'old', prompt: 'Why?', stream: false });
+    expect(whole.response).toBe(TEXT);
+    expect(whole.context).toBeUndefined();
+    let last: { done: boolean; context?: number[] } | undefined;
+    for await (const part of await client.generate({ model: 'old', prompt: 'Why?', stream: true })) last = part;
+    expect(last).toMatchObject({ done: true });
+    expect(last!.context).toBeUndefined();
+  });
+
+  it('refuses a received context with 501 saying why, not a 404 the client would read as "no such model"', async () => {
+    const refused = await client.generate({ model: 'old', prompt: 'And?', context: [72, 105], stream: false }).then(
+      () => undefined,
+      (error: { status_code?: number; error?: string }) => error,
+    );
+    expect(refused?.status_code).toBe(501);
+    expect(refused?.error).toMatch(/no \/apply-template.*\/api\/chat/);
+  });
+});
