@@ -51,6 +51,8 @@ export class Instance {
   #wake: AbortController | null = null;
   /** Starts that cut a backoff short, told once the instance has left it. */
   #leftBackoff: (() => void)[] = [];
+  /** Counts stop requests: a start waiting for the previous run to end is dropped if one came after it. */
+  #stops = 0;
 
   constructor(
     public spec: InstanceSpec,
@@ -103,7 +105,16 @@ export class Instance {
    * start forgives past crash loops. Resolves once a backoff cut short has been left.
    */
   start(reason: string): Promise<void> {
-    if (this.#run !== null) {
+    const running = this.#run;
+    if (running !== null) {
+      // The run has ended (stopped or failed is reported) but is still closing the log file: start
+      // after it. Ignoring the start here lost it: the router asks for one from the 'stopped' event
+      // when a request arrived during an unload, and its queue waited until its deadline.
+      // A stop asked in the meantime (the daemon shutting down) wins.
+      if (this.machine.state === 'stopped' || this.machine.state === 'failed') {
+        const stops = this.#stops;
+        return running.done.then(() => (this.#stops === stops ? this.start(reason) : undefined));
+      }
       if (this.machine.state !== 'backoff' || this.#wake === null) return Promise.resolve();
       this.#tracker.reset();
       const left = new Promise<void>((resolve) => this.#leftBackoff.push(resolve));
@@ -128,6 +139,7 @@ export class Instance {
 
   /** Stop and wait until every process of the group is gone. immediate: SIGKILL now (also escalates a stop in progress). */
   async stop(reason: string, immediate = false): Promise<void> {
+    this.#stops++;
     const run = this.#run;
     if (run === null) {
       if (this.machine.state === 'failed') this.#transition('stopped', { reason });

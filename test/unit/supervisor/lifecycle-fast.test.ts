@@ -167,6 +167,46 @@ describe('Instance lifecycle with a fake spawn and fake timers', () => {
     expect(world.children).toHaveLength(2);
   });
 
+  it('a start asked as soon as "stopped" is reported starts again (the router does it for a request that came during an unload)', async () => {
+    world.health = 'ok';
+    await load();
+    await advance(50);
+    expect(state()).toBe('ready');
+    let started: Promise<unknown> | undefined;
+    const unsubscribe = supervisor.onTransition((event) => {
+      if (event.to === 'stopped' && started === undefined) started = supervisor.start('a');
+    });
+    const stopping = supervisor.stop('a');
+    await advance(50);
+    await stopping;
+    unsubscribe();
+    await advance(10);
+    await started;
+    await advance(50);
+    expect(path()).toEqual(['starting', 'ready', 'stopping', 'stopped', 'starting', 'ready']);
+    expect(world.children).toHaveLength(2);
+  });
+
+  it('a start waiting for the previous run to end is dropped when a stop comes after it (the daemon shutting down)', async () => {
+    world.health = 'ok';
+    await load();
+    await advance(50);
+    let stoppedAgain: Promise<unknown> | undefined;
+    const unsubscribe = supervisor.onTransition((event) => {
+      if (event.to !== 'stopped' || stoppedAgain !== undefined) return;
+      void supervisor.start('a');
+      stoppedAgain = supervisor.stop('a');
+    });
+    const stopping = supervisor.stop('a');
+    await advance(50);
+    await stopping;
+    await stoppedAgain;
+    unsubscribe();
+    await advance(100);
+    expect(state()).toBe('stopped');
+    expect(world.children).toHaveLength(1);
+  });
+
   it("restart policy 'never' fails a crashed instance; 'on-failure' stops one that exited cleanly", async () => {
     await load({ supervision: { restart: 'never' } });
     await advance(50);
