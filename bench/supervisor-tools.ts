@@ -59,6 +59,7 @@ export function inferEntry(driverJs: string, supervision: Partial<SupervisionSet
           model: undefined,
           secrets: [],
           logFile: path.join(dir, `${i.name}.log`),
+          daemonLog: true,
           supervision: { ...DEFAULT_SUPERVISION, ...supervision },
           fingerprint: createHash('sha256').update(JSON.stringify([args, i.env])).digest('hex'),
         };
