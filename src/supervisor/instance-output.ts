@@ -1,13 +1,13 @@
 /**
  * Where one instance's output goes: redacted, into the daemon log (pino JSON
  * events, step 'instance') unless `daemon_log = false`, a ring buffer for
- * `logs`, live followers, and the instance's log file when it has one. Each chunk read from a pipe is handled
- * at once and whole: its bytes go to the log file as they are, its complete
- * lines become the daemon log events in one write and one ring entry; nothing
- * is done per line unless someone follows the output. So the pipes are read
- * as fast as they fill and a child printing megabytes per second is not held
- * back, unless a sink cannot keep up: then reading pauses (bounded memory)
- * and the pipe slows the child down.
+ * `logs`, live followers, and the instance's log file when it has one. Each
+ * chunk read from a pipe is handled at once and whole: its bytes go to the log
+ * file as they are, its complete lines become the daemon log events in one
+ * write and one ring entry; nothing is done per line unless someone follows
+ * the output. So the pipes are read as fast as they fill and a child printing
+ * megabytes per second is not held back, unless a sink cannot keep up: then
+ * reading pauses (bounded memory) and the pipe slows the child down.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
