@@ -27,6 +27,7 @@ const spec: InstanceSpec = {
   model: undefined,
   secrets: [],
   logFile: undefined,
+  daemonLog: true,
   supervision: {
     restart: 'always',
     backoff: { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2, resetAfterMs: 60_000 },

@@ -5,7 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEFAULT_SUPERVISION } from '../src/config/defaults.js';
@@ -38,8 +38,8 @@ export interface Tool {
 const exitOf = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
-/** `name` and `env` (added to the driver's environment) make a variant, e.g. without the daemon-log events. */
-export function inferEntry(driverJs: string, supervision: Partial<SupervisionSettings> = {}, name = 'infer-entry', env: Record<string, string> = {}): Tool {
+/** `name` and `daemonLog` make a variant, e.g. one writing the instance's log file only (`daemon_log = false`). */
+export function inferEntry(driverJs: string, supervision: Partial<SupervisionSettings> = {}, name = 'infer-entry', daemonLog = true): Tool {
   return {
     name,
     unavailable: () => (existsSync(driverJs) ? null : `${driverJs} missing: run npm run build`),
@@ -59,16 +59,16 @@ export function inferEntry(driverJs: string, supervision: Partial<SupervisionSet
           model: undefined,
           secrets: [],
           logFile: path.join(dir, `${i.name}.log`),
+          daemonLog,
           supervision: { ...DEFAULT_SUPERVISION, ...supervision },
           fingerprint: createHash('sha256').update(JSON.stringify([args, i.env])).digest('hex'),
         };
       });
       const specFile = path.join(dir, 'specs.json');
       writeFileSync(specFile, JSON.stringify(specs));
-      const { openSync } = await import('node:fs');
       // e.g. INFER_ENTRY_BENCH_DRIVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the supervisor under the flood
       const flags = (process.env.INFER_ENTRY_BENCH_DRIVER_FLAGS ?? '').split(' ').filter(Boolean);
-      const child = spawn(process.execPath, [...flags, driverJs, specFile], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
+      const child = spawn(process.execPath, [...flags, driverJs, specFile], { env: process.env, stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
       const transitions: RunningTool['transitions'] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => transitions.push(JSON.parse(line)));
       return {
@@ -133,27 +133,34 @@ export function supervisord(): Tool {
   };
 }
 
+function pm2Ecosystem(instances: BenchInstance[], dir: string, fakeServer: string): string {
+  const apps = instances.map((i) => ({
+    name: i.name,
+    script: process.execPath,
+    args: [fakeServer, '--host', '127.0.0.1', '--port', String(i.port)],
+    interpreter: 'none',
+    exec_mode: 'fork',
+    autorestart: true,
+    env: i.env,
+    out_file: path.join(dir, `${i.name}.out`),
+    error_file: path.join(dir, `${i.name}.err`),
+    merge_logs: true,
+  }));
+  const eco = path.join(dir, 'ecosystem.config.cjs');
+  writeFileSync(eco, `module.exports = ${JSON.stringify({ apps })};\n`);
+  return eco;
+}
+
+const PM2_MISSING = 'PM2 not found: npm install --prefix /tmp/pm2 pm2 and set INFER_ENTRY_BENCH_PM2=/tmp/pm2/node_modules/pm2/bin/pm2';
+
 export function pm2(pm2Bin: string | undefined): Tool {
   return {
     name: 'pm2',
-    unavailable: () => (pm2Bin && existsSync(pm2Bin) ? null : 'PM2 not found: npm install --prefix /tmp/pm2 pm2 and set INFER_ENTRY_BENCH_PM2=/tmp/pm2/node_modules/pm2/bin/pm2'),
+    unavailable: () => (pm2Bin && existsSync(pm2Bin) ? null : PM2_MISSING),
     async start(instances, dir, fakeServer) {
       const home = path.join(dir, 'pm2-home');
       const env = { ...process.env, PM2_HOME: home };
-      const apps = instances.map((i) => ({
-        name: i.name,
-        script: process.execPath,
-        args: [fakeServer, '--host', '127.0.0.1', '--port', String(i.port)],
-        interpreter: 'none',
-        exec_mode: 'fork',
-        autorestart: true,
-        env: i.env,
-        out_file: path.join(dir, `${i.name}.out`),
-        error_file: path.join(dir, `${i.name}.err`),
-        merge_logs: true,
-      }));
-      const eco = path.join(dir, 'ecosystem.config.cjs');
-      writeFileSync(eco, `module.exports = ${JSON.stringify({ apps })};\n`);
+      const eco = pm2Ecosystem(instances, dir, fakeServer);
       execFileSync(process.execPath, [pm2Bin!, 'start', eco], { env, stdio: 'ignore' });
       const pid = Number(readFileSync(path.join(home, 'pm2.pid'), 'utf8').trim());
       return {
@@ -163,6 +170,35 @@ export function pm2(pm2Bin: string | undefined): Tool {
         transitions: [],
         async stop() {
           execFileSync(process.execPath, [pm2Bin!, 'kill'], { env, stdio: 'ignore' });
+        },
+      };
+    },
+  };
+}
+
+/**
+ * PM2's container mode: `pm2-runtime` runs PM2 in the foreground and prints every line of the apps'
+ * output to its own stdout (raw, as written), besides the apps' log files: the like-for-like
+ * comparison for infer-entry's default (log file + daemon log). Its stdout goes to a file, as the
+ * daemon log of the infer-entry driver does.
+ */
+export function pm2Runtime(pm2Bin: string | undefined): Tool {
+  const runtimeBin = pm2Bin === undefined ? undefined : path.join(path.dirname(pm2Bin), 'pm2-runtime');
+  return {
+    name: 'pm2-runtime (container mode)',
+    unavailable: () => (runtimeBin && existsSync(runtimeBin) ? null : PM2_MISSING),
+    async start(instances, dir, fakeServer) {
+      const eco = pm2Ecosystem(instances, dir, fakeServer);
+      const out = openSync(path.join(dir, 'pm2-runtime.out'), 'a');
+      const child = spawn(process.execPath, [runtimeBin!, 'start', eco], { env: { ...process.env, PM2_HOME: path.join(dir, 'pm2-home') }, stdio: ['ignore', out, out] });
+      return {
+        pid: child.pid!,
+        stdoutFile: (name) => path.join(dir, `${name}.out`),
+        stderrFile: (name) => path.join(dir, `${name}.err`),
+        transitions: [],
+        async stop() {
+          child.kill('SIGTERM');
+          await exitOf(child);
         },
       };
     },

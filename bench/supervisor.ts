@@ -15,7 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inferEntry, pm2, supervisord, type BenchInstance, type RunningTool, type Tool } from './supervisor-tools.js';
+import { inferEntry, pm2, pm2Runtime, supervisord, type BenchInstance, type RunningTool, type Tool } from './supervisor-tools.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = [path.resolve(here, '..'), path.resolve(here, '../..')].find((dir) => existsSync(path.join(dir, 'package.json')))!;
@@ -274,9 +274,11 @@ async function main(): Promise<void> {
     const toFile = median([await floodBaseline('file'), await floodBaseline('file'), await floodBaseline('file')]);
     console.log(`## Log throughput: the child prints ${FLOOD_LINES} lines of ${FLOOD_WIDTH} bytes as fast as it can`);
     console.log(`Baseline: stdout to /dev/null ${fmt(devNull)} ms, to a file ${fmt(toFile)} ms (median of 3). Tools interleaved, median of ${rounds}.\n`);
-    // The same supervisor writing the instance's log file only, as PM2 does: what the daemon-log events cost.
-    const fileOnly = ie ? [inferEntry(DRIVER, {}, 'infer-entry, log file only', { INFER_ENTRY_LOG_LEVEL: 'warn' })] : [];
-    const flooded = [...usable, ...fileOnly];
+    // `daemon_log = false`: the instance's log file only, the one sink PM2 writes. pm2-runtime (PM2's
+    // container mode) also prints every line to its stdout: the like-for-like row for the default.
+    const fileOnly = ie ? [inferEntry(DRIVER, {}, 'infer-entry, daemon_log = false', false)] : [];
+    const runtime = usable.some((t) => t.name === 'pm2') ? [pm2Runtime(process.env.INFER_ENTRY_BENCH_PM2)] : [];
+    const flooded = [...usable, ...fileOnly, ...runtime];
     const results = new Map<string, FloodResult[]>(flooded.map((t) => [t.name, []]));
     for (let round = 0; round < rounds; round++) for (const tool of flooded) results.get(tool.name)!.push(await logFlood(tool));
     const ref = results.get('pm2');

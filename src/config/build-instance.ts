@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { SECRET_SETTINGS, secretSettingOf } from '../redact.js';
-import { DEFAULT_ENABLED, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
+import { DEFAULT_DAEMON_LOG, DEFAULT_ENABLED, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
 import { DEFAULTED_ARGS, portProblem, resolveDefaultedArg, type ArgOrigin, type ChildEnv, type ConfigValue, type DefaultedArg } from './llama-arg-env.js';
 import type { DraftProblem, KeyPath } from './problem.js';
 import { ENV_NAME_PATTERN, type ControlInput, type ServerInput } from './schema.js';
@@ -21,6 +21,8 @@ export interface BuildInput {
   server: ServerInput;
   /** Where a merged server key was written: the instance's table or the shared one. */
   serverKeyPath(key: string): KeyPath;
+  /** Where a merged control key was written: the instance's table or the shared one. */
+  controlKeyPath(key: string): KeyPath;
   executable: string;
   /** Directories to put before the daemon's LD_LIBRARY_PATH. */
   libraryDirs: string[];
@@ -230,8 +232,14 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
 
   const envRemove = [...ALWAYS_REMOVED_ENV];
   const logFile = logFileOf(name, control);
+  const daemonLog = control.daemon_log ?? DEFAULT_DAEMON_LOG;
+  if (!daemonLog && logFile === undefined) {
+    const off = control.log_file === '' ? 'log_file = ""' : 'log_dir = ""';
+    problem(input.controlKeyPath('daemon_log'), `daemon_log = false and no log file (${off}): the instance's output would be written nowhere (expected a log_file or log_dir, or daemon_log = true)`);
+  }
+  // Output settings are part of the process's identity: a reload that changes one restarts the instance.
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ executable: input.executable, args, env, envRemove, logFile, host, port, supervision }))
+    .update(JSON.stringify({ executable: input.executable, args, env, envRemove, logFile, daemonLog, host, port, supervision }))
     .digest('hex');
 
   return {
@@ -248,6 +256,7 @@ export function buildInstance(input: BuildInput): { spec: InstanceSpec; problems
       model,
       secrets,
       logFile,
+      daemonLog,
       supervision,
       fingerprint,
       argOrigins: address.origins,

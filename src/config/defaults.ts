@@ -74,5 +74,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
 /** The old launcher's default log directory; each instance logs to <log_dir>/llama-server-<name>.log. */
 export const DEFAULT_LOG_DIR = '/tmp';
+/** `daemon_log`: an instance's output is in the daemon's log (`docker logs`) as well as in its log file. */
+export const DEFAULT_DAEMON_LOG = true;
 /** `gpu_ids` default: CUDA_VISIBLE_DEVICES as the container has it. */
 export const DEFAULT_GPU_IDS = 'all';

@@ -141,6 +141,7 @@ export function parseConfig(text: string, fileName: string, o: ParseOptions): Pa
         control,
         server,
         serverKeyPath: (key) => (key in ownServer || !(key in sharedServer) ? ['instance', name, 'server', key] : ['instance', 'server', key]),
+        controlKeyPath: (key) => (key in ownControl || !(key in sharedControl) ? ['instance', name, 'control', key] : ['instance', 'control', key]),
         executable,
         libraryDirs,
         env: o.env,

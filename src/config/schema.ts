@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN, MAX_TIMER_MS, parseDuration } from './duration.js';
-import { DEFAULT_ENABLED, DEFAULT_GPU_IDS, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
+import { DEFAULT_DAEMON_LOG, DEFAULT_ENABLED, DEFAULT_GPU_IDS, DEFAULT_HOST, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT as D } from './defaults.js';
 import { routerSchema, routingControlShape } from './routing.js';
 
 const durationHelp = 'a duration like "30s", "10m", "1h", "500ms", or an integer number of seconds';
@@ -76,6 +76,14 @@ export const controlSchema = z
       .string()
       .optional()
       .meta({ description: 'The instance log file (output is appended); wins over log_dir. "" disables the file.', examples: ['/var/log/llama/llama3.log'] }),
+    daemon_log: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          "false: the instance's output goes to its log file (and `infer-entry logs`) but not into the daemon's log (stdout, `docker logs`); the supervisor's own events about it stay there. Needs a log file.",
+        default: DEFAULT_DAEMON_LOG,
+      }),
     background: z
       .boolean()
       .optional()

@@ -72,6 +72,8 @@ export interface InstanceSpec {
   secrets: string[];
   /** Append the child's output here too (existing log_file/log_dir contract). */
   logFile: string | undefined;
+  /** The child's output also goes into the daemon's log as events (`daemon_log`); false needs a logFile. */
+  daemonLog: boolean;
   supervision: SupervisionSettings;
   /** Stable digest of everything that affects the running process; reload restarts an instance when it changes. */
   fingerprint: string;

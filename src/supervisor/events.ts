@@ -51,6 +51,7 @@ export function createSupervisorEvents(log: Logger): SupervisorEvents {
           signal: event.signal,
           restarts: event.restarts,
           class: event.failureClass,
+          ...(event.lastLines !== undefined ? { last_lines: event.lastLines } : {}),
         },
         `${event.instance}: ${event.from} → ${event.to} (${event.reason})`,
       );

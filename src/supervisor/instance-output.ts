@@ -1,13 +1,13 @@
 /**
  * Where one instance's output goes: redacted, into the daemon log (pino JSON
- * events, step 'instance'), a ring buffer for `logs`, live followers, and the
- * instance's log file when it has one. Each chunk read from a pipe is handled
- * at once and whole: its bytes go to the log file as they are, its complete
- * lines become the daemon log events in one write and one ring entry; nothing
- * is done per line unless someone follows the output. So the pipes are read
- * as fast as they fill and a child printing megabytes per second is not held
- * back, unless a sink cannot keep up: then reading pauses (bounded memory)
- * and the pipe slows the child down.
+ * events, step 'instance') unless `daemon_log = false`, a ring buffer for
+ * `logs`, live followers, and the instance's log file when it has one. Each
+ * chunk read from a pipe is handled at once and whole: its bytes go to the log
+ * file as they are, its complete lines become the daemon log events in one
+ * write and one ring entry; nothing is done per line unless someone follows
+ * the output. So the pipes are read as fast as they fill and a child printing
+ * megabytes per second is not held back, unless a sink cannot keep up: then
+ * reading pauses (bounded memory) and the pipe slows the child down.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
@@ -40,6 +40,7 @@ export class InstanceOutput {
   #file: WriteStream | null = null;
   #filePath: string | undefined;
   #fileFailed = false;
+  #daemonLog = true;
   #secrets: readonly string[];
   #pipes = new Set<Pipe>();
   lastOutputAt = 0;
@@ -71,8 +72,10 @@ export class InstanceOutput {
     };
   }
 
-  configure(secrets: readonly string[], logFile: string | undefined): void {
+  /** `daemonLog` false: the lines go to the log file only, while there is a usable one. */
+  configure(secrets: readonly string[], logFile: string | undefined, daemonLog = true): void {
     this.#secrets = secrets;
+    this.#daemonLog = daemonLog;
     for (const pipe of this.#pipes) pipe.redactor.setSecrets(secrets);
     if (logFile !== this.#filePath) {
       void this.closeFile();
@@ -141,6 +144,17 @@ export class InstanceOutput {
     return { done };
   }
 
+  /** The log file cannot be written (found before a spawn): the output goes to the daemon log instead, whatever daemon_log says. */
+  fileUnusable(): void {
+    this.#fileFailed = true;
+    void this.closeFile();
+  }
+
+  /** Whether the lines also go to the daemon log: asked for, or the only place left besides the ring. */
+  get #toDaemonLog(): boolean {
+    return this.#daemonLog || this.#filePath === undefined || this.#fileFailed;
+  }
+
   /** A note of the supervisor's own about the child (spawn error), kept like a line of its output. */
   note(raw: string): void {
     const bytes = Buffer.from(`${raw}\n`);
@@ -205,8 +219,10 @@ export class InstanceOutput {
 
   #lines(lines: Lines, which: Which): void {
     this.ring.push(lines);
-    if (typeof lines.body === 'string') this.#events[which].text(lines.body);
-    else this.#events[which].bytes(lines.body, lines.count);
+    if (this.#toDaemonLog) {
+      if (typeof lines.body === 'string') this.#events[which].text(lines.body);
+      else this.#events[which].bytes(lines.body, lines.count);
+    }
     for (const follower of this.#followers) {
       try {
         eachLine(lines, follower);
@@ -222,7 +238,8 @@ export class InstanceOutput {
       this.#file = createWriteStream(this.#filePath, { flags: 'a' });
       this.#file.on('error', (error) => {
         this.#fileFailed = true;
-        this.log.warn({ step: 'supervise', instance: this.name, file: this.#filePath, err: error.message }, `cannot append to the instance's log file; keeping output in the daemon log only`);
+        const where = this.#daemonLog ? 'keeping output in the daemon log only' : 'its output goes to the daemon log instead (daemon_log = false needs a log file)';
+        this.log.warn({ step: 'supervise', instance: this.name, file: this.#filePath, err: error.message }, `cannot append to the instance's log file; ${where}`);
         void this.closeFile();
       });
     }

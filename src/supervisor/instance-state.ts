@@ -35,6 +35,8 @@ export interface TransitionDetails {
   exitCode?: number | null;
   signal?: string | null;
   failureClass?: FailureClass | null;
+  /** The exited process's last output lines, when its output is not in the daemon log. */
+  lastLines?: string[];
 }
 
 export class InstanceStateMachine {
@@ -79,6 +81,7 @@ export class InstanceStateMachine {
       restarts: this.restarts(),
       failureClass: details.failureClass ?? null,
       at: this.now(),
+      ...(details.lastLines !== undefined ? { lastLines: details.lastLines } : {}),
     };
     this.emit(event);
     return event;

@@ -62,7 +62,7 @@ export class Instance {
     const { deps } = ctx;
     this.machine = new InstanceStateMachine(spec.name, ctx.onTransition, () => deps.now(), () => this.#restarts);
     this.output = new InstanceOutput(spec.name, ctx.log, ctx.ringLines, () => deps.now(), spec.secrets, ctx.outputLevel);
-    this.output.configure(spec.secrets, spec.logFile);
+    this.output.configure(spec.secrets, spec.logFile, spec.daemonLog);
     this.#tracker = new RestartTracker(spec.supervision, () => deps.random());
   }
 
@@ -77,7 +77,7 @@ export class Instance {
     this.spec = spec;
     this.enabled = enabled;
     this.#tracker.update(spec.supervision);
-    this.output.configure(spec.secrets, spec.logFile);
+    this.output.configure(spec.secrets, spec.logFile, spec.daemonLog);
   }
 
   status(): InstanceStatus {
@@ -182,8 +182,10 @@ export class Instance {
         return;
       }
       const { exit, cls, wasReady, killedBy } = outcome;
-      // The events of an exit name the process that exited; status shows no pid from now on.
-      const exitDetails = { pid: outcome.pid, exitCode: exit.code, signal: exit.signal, failureClass: cls };
+      // The events of an exit name the process that exited; status shows no pid from now on. Without
+      // the output in the daemon log, the exit carries its last lines there: a crash stays explained.
+      const lastLines = this.spec.daemonLog ? {} : { lastLines: this.#lastExit?.lastLines ?? [] };
+      const exitDetails = { pid: outcome.pid, exitCode: exit.code, signal: exit.signal, failureClass: cls, ...lastLines };
       this.#pid = null;
       if (signal.aborted) {
         this.#transition('stopped', { reason: stopReason(signal), ...exitDetails });
@@ -247,8 +249,14 @@ export class Instance {
     const spec = this.spec;
     const found = await deps.checkFiles(spec);
     if (signal.aborted) return this.#stoppedBeforeSpawn(signal);
-    // An unusable log file must not keep a model from serving: the output still reaches the daemon log.
-    for (const p of found.filter(isLogFileProblem)) this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: keyPathString(p.path) }, p.message);
+    // An unusable log file must not keep a model from serving: the output still reaches the daemon log
+    // (with daemon_log = false too: the ring alone would lose it).
+    const logFileProblems = found.filter(isLogFileProblem);
+    for (const p of logFileProblems) {
+      const instead = spec.daemonLog ? '' : '; its output goes to the daemon log instead (daemon_log = false needs a log file)';
+      this.ctx.log.warn({ step: 'supervise', instance: spec.name, key: keyPathString(p.path) }, `${p.message}${instead}`);
+    }
+    if (logFileProblems.length > 0) this.output.fileUnusable();
     const problems = found.filter((p) => !isLogFileProblem(p));
     if (problems.length > 0) return { kind: 'precheck', cls: classifyPrecheck(problems), reason: problems.map((p) => p.message).join('; ') };
     if (!(await deps.portFree(spec.host, spec.port))) {

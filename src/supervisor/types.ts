@@ -75,6 +75,8 @@ export interface TransitionEvent {
   restarts: number;
   failureClass: FailureClass | null;
   at: number;
+  /** Last output lines (redacted) of the process that exited, only for an instance whose output is not in the daemon log (`daemon_log = false`). */
+  lastLines?: string[];
 }
 
 export interface SupervisorApi {

@@ -175,6 +175,83 @@ describe('output', () => {
     expect(mem.text()).toContain('"to":"ready"');
   });
 
+  it('daemon_log = false: the output reaches the log file and `logs`, not the daemon log; the supervisor\'s events stay', async () => {
+    const quietFile = path.join(dir, 'off.log');
+    const loudFile = path.join(dir, 'on.log');
+    const mem = memoryLogger('info');
+    supervisor = createSupervisor({ log: mem.log });
+    const quiet = fakeSpec('quiet', await freePort(), { logFile: quietFile, daemonLog: false, env: { FAKE_FLOOD_LINES: '2000' } });
+    const loud = fakeSpec('loud', await freePort(), { logFile: loudFile, env: { FAKE_FLOOD_LINES: '2000' } });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [quiet, loud] });
+    await supervisor.waitSettled(['quiet', 'loud']);
+    const floodDone = (name: string) => supervisor!.logs(name, 10).some((l) => l.startsWith('flood 1999 '));
+    await waitUntil(() => floodDone('quiet') && floodDone('loud'), 20_000, 'both floods in the ring');
+    await supervisor.stop('quiet');
+    await supervisor.stop('loud');
+    const events = mem
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const outputOf = (name: string) => events.filter((e) => e.step === 'instance' && e.instance === name).map((e) => String(e.msg));
+    expect(outputOf('quiet')).toEqual([]);
+    expect(events.filter((e) => e.instance === 'quiet' && e.step === 'supervise').map((e) => e.to)).toEqual(['starting', 'ready', 'stopping', 'stopped']);
+    expect(outputOf('loud')).toContain('main: loading model');
+    expect(outputOf('loud').filter((m) => m.startsWith('flood '))).toHaveLength(2001);
+    for (const file of [quietFile, loudFile]) {
+      const text = await readFile(file, 'utf8');
+      expect(text).toContain('main: loading model');
+      expect(text.split('\n').filter((l) => /^flood \d+ x+$/.test(l))).toHaveLength(2000);
+    }
+    // `infer-entry logs` reads the ring, which keeps the lines after the stop as before
+    expect(supervisor.logs('quiet', 1000)).toHaveLength(1000);
+    expect(supervisor.logs('quiet', 1000)).toContainEqual(expect.stringMatching(/^flood 1999 x+$/));
+  });
+
+  it('daemon_log = false: a crash\'s last lines ride on its exit event in the daemon log', async () => {
+    const mem = memoryLogger('info');
+    supervisor = createSupervisor({ log: mem.log });
+    const rec = recordTransitions(supervisor);
+    const oom = fakeSpec('oom', await freePort(), { logFile: path.join(dir, 'oom.log'), daemonLog: false, env: { FAKE_FAIL: 'out-of-memory' }, supervision: { restart: 'never' } });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [oom] });
+    await rec.waitState('oom', 'failed');
+    const failed = transitionEvents(mem.text()).find((e) => e.to === 'failed');
+    expect(failed).toMatchObject({ instance: 'oom', class: 'out-of-memory', exit_code: 1 });
+    expect(failed!.last_lines).toEqual(expect.arrayContaining(['main: exiting due to model loading error', expect.stringContaining('cudaMalloc failed: out of memory')]));
+    expect(mem.text()).not.toContain('"step":"instance"');
+    // with the output in the daemon log, the exit event does not repeat it
+    const mem2 = memoryLogger('info');
+    await supervisor.stopAll({ immediate: true });
+    supervisor = createSupervisor({ log: mem2.log });
+    const rec2 = recordTransitions(supervisor);
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('oom', oom.port, { env: { FAKE_FAIL: 'out-of-memory' }, supervision: { restart: 'never' } })] });
+    await rec2.waitState('oom', 'failed');
+    expect(transitionEvents(mem2.text()).find((e) => e.to === 'failed')).not.toHaveProperty('last_lines');
+    expect(mem2.text()).toContain('main: exiting due to model loading error');
+  });
+
+  it('daemon_log = false with an unusable log file: the output goes to the daemon log instead of nowhere', async () => {
+    const mem = memoryLogger();
+    const notADir = path.join(dir, 'plain-file-2');
+    await writeFile(notADir, 'x');
+    supervisor = createSupervisor({ log: mem.log });
+    await supervisor.reload({ file: '<t>', enable: true, instances: [fakeSpec('a', await freePort(), { logFile: path.join(notADir, 'a.log'), daemonLog: false })] });
+    const [status] = await supervisor.waitSettled(['a']);
+    expect(status!.state).toBe('ready');
+    expect(mem.text()).toMatch(/"level":40[^\n]*is not a directory; its output goes to the daemon log instead/);
+    // every line, the first ones too (read before the log file's open could fail)
+    await supervisor.stop('a');
+    const logged = mem
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((e) => e.step === 'instance')
+      .map((e) => e.msg);
+    expect(logged).toEqual(supervisor.logs('a', 1000));
+    expect(logged).toContain('main: loading model');
+  });
+
   it('an unusable log file is a warning, not a reason to keep the model down', async () => {
     const mem = memoryLogger();
     const notADir = path.join(dir, 'plain-file');

@@ -194,6 +194,21 @@ port = 8081
     expect(f(base)).not.toBe(f(`${base}ctx_size = 1\n`));
     expect(f(base)).not.toBe(f(`${base}api_key = "other-key"\n`));
     expect(f(base)).not.toBe(f(`[instance.a.control]\ngpu_ids = "1"\n${base}`));
+    // output settings too: a reload that changes one restarts the instance
+    expect(f(base)).not.toBe(f(`[instance.a.control]\nlog_dir = "/var/log"\n${base}`));
+    expect(f(base)).not.toBe(f(`[instance.a.control]\ndaemon_log = false\n${base}`));
+    expect(f(base)).toBe(f(`[instance.a.control]\ndaemon_log = true\n${base}`));
+  });
+
+  it('daemon_log: true unless set, shared or per instance, the instance winning', () => {
+    const config = parseOk(
+      '[instance.control]\ndaemon_log = false\n[instance.a.server]\nmodel = "/a.gguf"\n[instance.b.control]\ndaemon_log = true\n[instance.b.server]\nmodel = "/b.gguf"\nport = 8081\n',
+    );
+    expect(config.instances.map((s) => [s.name, s.daemonLog, s.logFile])).toEqual([
+      ['a', false, '/tmp/llama-server-a.log'],
+      ['b', true, '/tmp/llama-server-b.log'],
+    ]);
+    expect(parseOk('[instance.a.server]\nmodel = "/a.gguf"\n').instances[0]!.daemonLog).toBe(true);
   });
 
   it('parseConfig without an injected exists() assumes nothing exists: a bare llama-server, no library dirs', () => {

@@ -178,6 +178,19 @@ port = 8080
     const p = one('[instance.a.control]\nrestart_backoff_initial = "2m"\nrestart_backoff_max = "1m"\n[instance.a.server]\nmodel = "/a.gguf"\n');
     expect(p).toMatchObject({ path: ['instance', 'a', 'control', 'restart_backoff_initial'], line: 2, kind: 'semantic' });
   });
+
+  it('daemon_log = false without a log file: the output would go nowhere, reported at daemon_log with what to do', () => {
+    const shared = one('[instance.control]\nlog_dir = ""\ndaemon_log = false\n[instance.a.server]\nmodel = "/a.gguf"\n');
+    expect(shared).toMatchObject({ path: ['instance', 'control', 'daemon_log'], line: 3, kind: 'semantic', instance: 'a' });
+    expect(formatProblem(shared)).toBe(
+      'test.toml:3:1 instance.control.daemon_log: daemon_log = false and no log file (log_dir = ""): the instance\'s output would be written nowhere (expected a log_file or log_dir, or daemon_log = true)',
+    );
+    const own = one('[instance.control]\ndaemon_log = false\n[instance.a.control]\nlog_file = ""\n[instance.a.server]\nmodel = "/a.gguf"\n');
+    expect(own).toMatchObject({ path: ['instance', 'control', 'daemon_log'], line: 2 });
+    expect(own.message).toContain('(log_file = "")');
+    // per instance: the instance's own key is named
+    expect(one('[instance.a.control]\nlog_dir = ""\ndaemon_log = false\n[instance.a.server]\nmodel = "/a.gguf"\n')).toMatchObject({ path: ['instance', 'a', 'control', 'daemon_log'], line: 3 });
+  });
 });
 
 describe('many problems, one run', () => {

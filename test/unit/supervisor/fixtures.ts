@@ -34,6 +34,8 @@ export interface FakeSpecOptions {
   supervision?: DeepPartial<SupervisionSettings>;
   model?: string;
   logFile?: string;
+  /** `daemon_log`; default true. */
+  daemonLog?: boolean;
   secrets?: string[];
   enabled?: boolean;
   envRemove?: string[];
@@ -54,9 +56,10 @@ export function fakeSpec(name: string, port: number, options: FakeSpecOptions = 
     model: options.model,
     secrets: options.secrets ?? [],
     logFile: options.logFile,
+    daemonLog: options.daemonLog ?? true,
     supervision: fastSupervision(options.supervision),
   };
-  const fingerprint = createHash('sha256').update(JSON.stringify([spec.executable, spec.args, spec.env, spec.envRemove, spec.supervision])).digest('hex');
+  const fingerprint = createHash('sha256').update(JSON.stringify([spec.executable, spec.args, spec.env, spec.envRemove, spec.daemonLog, spec.supervision])).digest('hex');
   return { ...spec, fingerprint };
 }
 
