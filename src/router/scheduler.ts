@@ -309,6 +309,9 @@ export class Scheduler {
       if (this.deps.beforeStart) await this.deps.beforeStart(name, ctl.signal);
       if (ctl.signal.aborted) return;
       await this.deps.start(name);
+      // A start that took no effect would leave the model 'starting' here for good, every request
+      // for it waiting out its deadline (a wedge): answer them now; the next request tries again.
+      if (m.starting === ctl && m.sup === 'stopped') throw new Error('the supervisor did not start it');
     };
     run().catch((error: unknown) => {
       if (m.starting !== ctl) return;

@@ -23,6 +23,21 @@ describe('scheduler', () => {
     expect(sup.starts).toBe(1);
   });
 
+  it('a start that takes no effect answers the queue at once instead of wedging the model', async () => {
+    const { clock, sup, scheduler } = setup([model('a')]);
+    const real = sup.start.bind(sup);
+    sup.start = async () => undefined; // the supervisor ignored it
+    const lost = track(scheduler.submit({ model: 'a', client: 'x' }));
+    await clock.advance(0);
+    expect(lost.settled).toBe(1);
+    expect(errorOf(lost)).toMatchObject({ status: 503, code: 'instance_failed' });
+    sup.start = real;
+    const next = track(scheduler.submit({ model: 'a', client: 'x' }));
+    await clock.advance(1000);
+    expect(next.value).toBeDefined();
+    expect(sup.starts).toBe(1);
+  });
+
   it('warms a model before granting its first request', async () => {
     const order: string[] = [];
     let finishWarm!: () => void;
