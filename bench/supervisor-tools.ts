@@ -38,6 +38,20 @@ export interface Tool {
 const exitOf = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
+/** A supervisor running in the foreground that writes `<name>.out` / `<name>.err` per program; SIGTERM stops it. */
+function foreground(child: ChildProcess, dir: string): RunningTool {
+  return {
+    pid: child.pid!,
+    stdoutFile: (name) => path.join(dir, `${name}.out`),
+    stderrFile: (name) => path.join(dir, `${name}.err`),
+    transitions: [],
+    async stop() {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    },
+  };
+}
+
 /** `name` and `daemonLog` make a variant, e.g. one writing the instance's log file only (`daemon_log = false`). */
 export function inferEntry(driverJs: string, supervision: Partial<SupervisionSettings> = {}, name = 'infer-entry', daemonLog = true): Tool {
   return {
@@ -118,17 +132,7 @@ export function supervisord(): Tool {
           '',
         ].join('\n'),
       );
-      const child = spawn('/usr/bin/supervisord', ['-n', '-c', conf], { stdio: 'ignore' });
-      return {
-        pid: child.pid!,
-        stdoutFile: (name) => path.join(dir, `${name}.out`),
-        stderrFile: (name) => path.join(dir, `${name}.err`),
-        transitions: [],
-        async stop() {
-          child.kill('SIGTERM');
-          await exitOf(child);
-        },
-      };
+      return foreground(spawn('/usr/bin/supervisord', ['-n', '-c', conf], { stdio: 'ignore' }), dir);
     },
   };
 }
@@ -190,17 +194,7 @@ export function pm2Runtime(pm2Bin: string | undefined): Tool {
     async start(instances, dir, fakeServer) {
       const eco = pm2Ecosystem(instances, dir, fakeServer);
       const out = openSync(path.join(dir, 'pm2-runtime.out'), 'a');
-      const child = spawn(process.execPath, [runtimeBin!, 'start', eco], { env: { ...process.env, PM2_HOME: path.join(dir, 'pm2-home') }, stdio: ['ignore', out, out] });
-      return {
-        pid: child.pid!,
-        stdoutFile: (name) => path.join(dir, `${name}.out`),
-        stderrFile: (name) => path.join(dir, `${name}.err`),
-        transitions: [],
-        async stop() {
-          child.kill('SIGTERM');
-          await exitOf(child);
-        },
-      };
+      return foreground(spawn(process.execPath, [runtimeBin!, 'start', eco], { env: { ...process.env, PM2_HOME: path.join(dir, 'pm2-home') }, stdio: ['ignore', out, out] }), dir);
     },
   };
 }
