@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { errnoCode } from '../errors.js';
 
 const FSYNC_CONCURRENCY = 8;
 
@@ -32,7 +33,10 @@ export async function fsyncPaths(paths: readonly string[]): Promise<void> {
     while (next < paths.length) {
       const handle = await open(paths[next++]!, 'r');
       try {
-        await handle.sync();
+        // EINVAL: a filesystem that cannot sync this kind of file (fsync(2)); nothing to wait for
+        await handle.sync().catch((error: unknown) => {
+          if (errnoCode(error) !== 'EINVAL') throw error;
+        });
       } finally {
         await handle.close();
       }
