@@ -27,13 +27,13 @@ import { ensureShims } from './own-shims.js';
 import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
 import { acquireInstallLock } from './lock.js';
 import { buildManifest, firstDifference } from './manifest.js';
-import { makeDurable } from './durable.js';
+import { fsyncPaths, makeDurable } from './durable.js';
 import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
 import { inspectSource } from './source.js';
 import { trustedDigest } from './sidecar.js';
 import { alreadyInstalledMessage, checkingMessage, sourceMessage } from './unchanged.js';
-import { type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
+import { MARKER_FILE, type InstallOptions, type InstallOutcome, type InstalledMarker } from './types.js';
 
 export async function installPackage(o: InstallOptions): Promise<InstallOutcome> {
   const started = Date.now();
@@ -60,6 +60,8 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   const lock = await acquireInstallLock(paths.installLock, log, { waitMs: o.lockWaitMs, signal: o.signal });
   let staging: string | null = null;
   let cacheFile: string | null = null;
+  // started before the smoke test; a failed install still waits for it, so no `sync` outlives the call
+  let durable: Promise<void> | undefined;
   try {
     await removeLeftovers(paths, log);
     const current = await readInstalledMarker(paths);
@@ -192,6 +194,9 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
 
     const layout = await normaliseLayout(extracted, staging!, result.links);
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
+    // the tree goes to the disk while the smoke test runs
+    durable = makeDurable(layout.tree, o.signal);
+    durable.catch(() => undefined);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
     const { parseVersion, smokeTest } = await loadSmokeTest();
@@ -220,9 +225,13 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       manifest: buildManifest(layout.tree),
     };
     await writeMarker(layout.tree, marker);
-    await makeDurable(layout.tree);
+    await durable;
+    // written after the sync began: the marker, and the tree's entries for it and the links
+    await fsyncPaths([path.join(layout.tree, MARKER_FILE), layout.tree]);
     const releaseDir = path.join(paths.releases, release);
     await rename(layout.tree, releaseDir);
+    // the release's name, before the link names it
+    await fsyncPaths([paths.releases]);
 
     const previous = await activate(paths, release, log);
     log.info({ phase: 'activate', release: releaseDir, previous }, `activated ${paths.install} -> ${path.relative(paths.root, releaseDir)}`);
@@ -241,6 +250,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     throw error;
   } finally {
     tty?.finish();
+    await durable?.catch(() => undefined);
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await lock.release();
   }
