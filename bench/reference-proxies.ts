@@ -28,7 +28,8 @@ export function procStats(pid: number): { cpuMs: number; rssMb: number } {
   return { cpuMs: (ticks * 1000) / 100, rssMb: Number(rss?.[1] ?? NaN) / 1024 };
 }
 
-function childrenOf(pid: number): number[] {
+/** The processes whose parent is `pid` (nginx's workers; the upstream under the router's supervisor). */
+export function childrenOf(pid: number): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((entry) => {
