@@ -2,7 +2,8 @@
  * The Ollama layer's cost beside the OpenAI path: one router (bench/router-child.ts, its own
  * process, protocol routes mounted as the daemon mounts them) in front of the fake llama-server
  * without token delay, asked the same things through /v1/chat/completions and /api/chat, and the
- * upstream asked directly, in one run.
+ * upstream asked directly, in one run. The 64-stream table also has the reference proxies of
+ * bench/router.ts (nginx if installed, a bare Node TCP relay) on the OpenAI path.
  *
  *   npm run build && node dist/bench/router-protocols.js     # BENCH_SECONDS=4 BENCH_TOKENS=200
  *
@@ -12,11 +13,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
+import { NGINX_MISSING, procStats, type ReferenceProxy, startNginx, startTcpRelay } from './reference-proxies.js';
 import { routerNodeArgs } from './router-node-args.js';
 import { freePort } from '../test/e2e/support/llama.js';
 
@@ -24,17 +27,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = [path.resolve(here, '..'), path.resolve(here, '../..')].find((dir) => existsSync(path.join(dir, 'package.json')))!;
 const FAKE = path.join(repo, 'test/fixtures/fake-llama-server.mjs');
 const CHILD = path.join(repo, 'dist/bench/router-child.js');
+const RELAY = path.join(repo, 'dist/bench/tcp-relay.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 200);
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
 
 interface Target {
   pool: Pool;
@@ -72,7 +70,8 @@ async function streams(t: Target, count: number): Promise<{ tokensPerSecond: num
 async function main(): Promise<void> {
   const upstreamPort = await freePort();
   const input = { executable: process.execPath, args: [FAKE, '--host', '127.0.0.1', '--port', String(upstreamPort), '--fake-tokens', String(TOKENS)], env: {}, port: upstreamPort, parallel: 256 };
-  const child = spawn(process.execPath, [...routerNodeArgs(repo).args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const node = routerNodeArgs(repo);
+  const child = spawn(process.execPath, [...node.args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const routerPort = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve((JSON.parse(String(d)) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));
@@ -84,7 +83,15 @@ async function main(): Promise<void> {
   const direct: Target = { pool: new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 300 }), path: '/v1/chat/completions', ...openAi };
   const viaOpenAi: Target = { pool: new Pool(`http://127.0.0.1:${routerPort}`, { connections: 300 }), path: '/v1/chat/completions', ...openAi };
   const viaOllama: Target = { pool: new Pool(`http://127.0.0.1:${routerPort}`, { connections: 300 }), path: '/api/chat', ...ollama };
-  const cpu = () => cpuMs(child.pid!);
+  const cpu = () => procStats(child.pid!).cpuMs;
+  // The references of bench/router.ts in the streamed table: what any proxy costs here (BENCH_REFERENCES=0: none).
+  const references: ReferenceProxy[] = [];
+  if (process.env.BENCH_REFERENCES !== '0') {
+    const nginx = await startNginx(upstreamPort, process.env.BENCH_NGINX_WORKERS ?? '1');
+    if (nginx) references.push(nginx);
+    else console.log(NGINX_MISSING);
+    references.push(await startTcpRelay(RELAY, node.daemonFlags, upstreamPort));
+  }
   console.log(`upstream: fake llama-server, no token delay; ${SECONDS} s per point; ${TOKENS} tokens per stream\n`);
 
   console.log('| small non-streamed | direct p50 | OpenAI path p50 | Ollama p50 | Ollama added over OpenAI p50 | router CPU / request: OpenAI | Ollama | Ollama added | target |');
@@ -104,13 +111,18 @@ async function main(): Promise<void> {
 
   console.log('\n| 64 streams | tokens/s | vs direct | router CPU per token | target |');
   console.log('| --- | --- | --- | --- | --- |');
-  const rows: Array<[string, Target]> = [['direct', direct], ['OpenAI path', viaOpenAi], ['Ollama /api/chat', viaOllama]];
+  const rows: Array<[string, Target, () => number]> = [
+    ['direct', direct, () => NaN],
+    ['OpenAI path', viaOpenAi, cpu],
+    ['Ollama /api/chat', viaOllama, cpu],
+    ...references.map((r): [string, Target, () => number] => [`${r.name} (OpenAI path)`, { ...direct, pool: new Pool(`http://127.0.0.1:${r.port}`, { connections: 300 }) }, r.cpuMs]),
+  ];
   const best: Record<string, { tps: number; cpuPerToken: number }> = {};
   for (let round = 0; round < 3; round++) {
-    for (const [name, t] of rows) {
-      const c0 = cpu();
+    for (const [name, t, proxyCpu] of rows) {
+      const c0 = proxyCpu();
       const r = await streams(t, 64);
-      const cpuPerToken = name === 'direct' ? NaN : (cpu() - c0) / r.tokens;
+      const cpuPerToken = (proxyCpu() - c0) / r.tokens;
       if (!best[name] || r.tokensPerSecond > best[name]!.tps) best[name] = { tps: r.tokensPerSecond, cpuPerToken };
     }
   }
@@ -119,7 +131,9 @@ async function main(): Promise<void> {
     const ratio = b.tps / best.direct!.tps;
     console.log(`| ${name} | ${fmt(b.tps, 0)} | ${fmt(ratio * 100, 1)} % | ${name === 'direct' ? '—' : `${fmt(b.cpuPerToken * 1000, 1)} µs`} | ${name.startsWith('Ollama') ? `≥ 95 %: ${ratio >= 0.95 ? 'yes' : 'no'}` : ''} |`);
   }
-  await Promise.all([direct.pool.close(), viaOpenAi.pool.close(), viaOllama.pool.close()]);
+  console.log(`\nload average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${os.cpus().length} cores`);
+  await Promise.all(rows.map(([, t]) => t.pool.close()));
+  await Promise.all(references.map((r) => r.stop()));
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
 }

@@ -160,8 +160,11 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
 }
 
 /**
- * An upstream body into a response: each chunk written as it comes, the upstream read paused while
- * the response is over its high-water mark. `transform` turns upstream bytes into what the client
+ * An upstream body into a response, the upstream read paused while the response is over its
+ * high-water mark. The chunks of one upstream read (llama-server sends one HTTP chunk per token,
+ * and one read holds as many as arrived) leave as one chunk, written once the read is parsed, as
+ * nginx does: the client parses one frame per read instead of one per token, and nothing waits
+ * for more than what has already arrived. `transform` turns upstream bytes into what the client
  * reads (another protocol's framing); the ends are the caller's.
  */
 export function writeBody(
@@ -171,14 +174,50 @@ export function writeBody(
   transform?: (chunk: Buffer) => string,
 ): void {
   res.on('drain', () => body.resume());
+  let buffers: Buffer[] = [];
+  let text = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (res.destroyed) {
+      buffers = [];
+      text = '';
+    } else if (transform) {
+      if (text !== '') res.write(text);
+      text = '';
+    } else if (buffers.length > 0) {
+      res.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
+      buffers = [];
+    }
+  };
+  const hold = () => {
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+    // Full as of the last write: at most one read more is held before the upstream pauses.
+    return !res.writableNeedDrain;
+  };
   body.consume({
     data: transform
       ? (chunk) => {
           const out = transform(chunk);
-          return out === '' || res.destroyed || res.write(out);
+          if (out === '' || res.destroyed) return true;
+          text = text === '' ? out : text + out;
+          return hold();
         }
-      : (chunk) => res.destroyed || res.write(chunk),
-    end: ends.end,
-    error: ends.error,
+      : (chunk) => {
+          if (res.destroyed) return true;
+          buffers.push(chunk);
+          return hold();
+        },
+    end: () => {
+      flush();
+      ends.end();
+    },
+    error: (error) => {
+      flush();
+      ends.error(error);
+    },
   });
 }
