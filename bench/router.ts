@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
+import { formatMemoryMap, memoryMap } from './memory-map.js';
 import { routerNodeArgs } from './router-node-args.js';
 import { freePort } from '../test/e2e/support/llama.js';
 
@@ -27,6 +28,9 @@ const CHILD = path.join(repo, 'dist/bench/router-child.js');
 const real = process.env.BENCH_LLAMA_SERVER;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (real ? 6 : 4));
 const TOKENS = Number(process.env.BENCH_TOKENS ?? (real ? 32 : 200));
+// BENCH_ROUTER_ONLY=rss: the warm-up, then the 256 streams alone (RSS and CPU per token there, and
+// the heap breakdown); its RSS is not comparable with a full run's, whose earlier points grow the heap.
+const RSS_ONLY = process.env.BENCH_ROUTER_ONLY === 'rss';
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -121,7 +125,7 @@ async function main(): Promise<void> {
     : { executable: process.execPath, args: [FAKE, '--host', '127.0.0.1', '--port', String(upstreamPort), '--fake-tokens', String(TOKENS)], env: {}, port: upstreamPort, parallel };
   // BENCH_ROUTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": profile the router process alone.
   const node = routerNodeArgs(repo);
-  const child = spawn(process.execPath, [...node.args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...node.args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...node.env } });
   const routerPort = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port));
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
   const direct = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 300 });
   const routed = new Pool(`http://127.0.0.1:${routerPort}`, { connections: 300 });
   console.log(`upstream: ${real ? `real llama-server (${path.basename(process.env.BENCH_MODEL ?? '')}, -np ${parallel})` : 'fake llama-server, no token delay'}; ${SECONDS} s per point; ${TOKENS} tokens per stream`);
-  console.log(`router process: node ${node.args.join(' ') || '(no flags)'}${node.daemonFlags.length > 0 ? " (the daemon's shebang flags)" : " (V8's defaults, not the daemon's flags)"}\n`);
+  console.log(`router process: ${Object.entries(node.env).map(([k, v]) => `${k}=${v} `).join('')}node ${node.args.join(' ') || '(no flags)'}${node.daemonFlags.length > 0 ? " (the daemon's shebang flags)" : " (V8's defaults, not the daemon's flags)"}\n`);
 
   // Wall-clock figures depend on how much CPU the machine gives each process; the router's own CPU
   // time per request / per token does not, and bounds what it can do on one free core.
@@ -142,29 +146,31 @@ async function main(): Promise<void> {
   const w0 = cpu();
   const warm = await latency(routed, 16, WARMUP);
   console.log(`warm-up: ${warm.length} routed requests in ${WARMUP} s, router CPU ${fmt(((cpu() - w0) / warm.length) * 1000, 0)} µs per request while cold\n`);
-  console.log('| small non-streamed | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | router CPU per request | target |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const c of real ? [1, 4] : [1, 16, 64]) {
-    await latency(direct, c, 0.5);
-    await latency(routed, c, 0.5);
-    const d = await latency(direct, c, SECONDS);
-    const c0 = cpu();
-    const r = await latency(routed, c, SECONDS);
-    const perRequest = (cpu() - c0) / r.length;
-    const [d50, r50, d99, r99] = [pct(d, 50), pct(r, 50), pct(d, 99), pct(r, 99)];
-    console.log(`| c=${c} | ${fmt(d50)} ms | ${fmt(r50)} ms | ${fmt(r50 - d50)} ms | ${fmt(d99)} ms | ${fmt(r99)} ms | ${fmt(r99 - d99)} ms | ${fmt(perRequest * 1000, 0)} µs | < 1 ms p50, < 5 ms p99 |`);
-  }
+  if (!RSS_ONLY) {
+    console.log('| small non-streamed | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | router CPU per request | target |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const c of real ? [1, 4] : [1, 16, 64]) {
+      await latency(direct, c, 0.5);
+      await latency(routed, c, 0.5);
+      const d = await latency(direct, c, SECONDS);
+      const c0 = cpu();
+      const r = await latency(routed, c, SECONDS);
+      const perRequest = (cpu() - c0) / r.length;
+      const [d50, r50, d99, r99] = [pct(d, 50), pct(r, 50), pct(d, 99), pct(r, 99)];
+      console.log(`| c=${c} | ${fmt(d50)} ms | ${fmt(r50)} ms | ${fmt(r50 - d50)} ms | ${fmt(d99)} ms | ${fmt(r99)} ms | ${fmt(r99 - d99)} ms | ${fmt(perRequest * 1000, 0)} µs | < 1 ms p50, < 5 ms p99 |`);
+    }
 
-  console.log('\n| streams | direct tok/s | router tok/s | ratio | direct TTFB p50 | router TTFB p50 | added per token (wall) | router CPU per token | target |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const n of real ? [1, 4] : [1, 16, 64]) {
-    await streams(direct, n, TOKENS);
-    const d = await streams(direct, n, TOKENS);
-    const c0 = cpu();
-    const r = await streams(routed, n, TOKENS);
-    const cpuPerToken = (cpu() - c0) / (n * TOKENS);
-    const perToken = (pct(r.perStreamMs, 50) - pct(d.perStreamMs, 50)) / TOKENS;
-    console.log(`| ${n} | ${fmt(d.tokensPerSecond, 0)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.tokensPerSecond / d.tokensPerSecond)} | ${fmt(pct(d.ttfb, 50))} ms | ${fmt(pct(r.ttfb, 50))} ms | ${fmt(perToken * 1000, 1)} µs | ${fmt(cpuPerToken * 1000, 1)} µs | ≥ 0.95 at 64 |`);
+    console.log('\n| streams | direct tok/s | router tok/s | ratio | direct TTFB p50 | router TTFB p50 | added per token (wall) | router CPU per token | target |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const n of real ? [1, 4] : [1, 16, 64]) {
+      await streams(direct, n, TOKENS);
+      const d = await streams(direct, n, TOKENS);
+      const c0 = cpu();
+      const r = await streams(routed, n, TOKENS);
+      const cpuPerToken = (cpu() - c0) / (n * TOKENS);
+      const perToken = (pct(r.perStreamMs, 50) - pct(d.perStreamMs, 50)) / TOKENS;
+      console.log(`| ${n} | ${fmt(d.tokensPerSecond, 0)} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.tokensPerSecond / d.tokensPerSecond)} | ${fmt(pct(d.ttfb, 50))} ms | ${fmt(pct(r.ttfb, 50))} ms | ${fmt(perToken * 1000, 1)} µs | ${fmt(cpuPerToken * 1000, 1)} µs | ≥ 0.95 at 64 |`);
+    }
   }
 
   if (!real) {
@@ -178,6 +184,7 @@ async function main(): Promise<void> {
     const wall = performance.now() - t0;
     const perToken = (after.cpuMs - before.cpuMs) / (256 * TOKENS * 5);
     console.log(`\n256 streams × ${TOKENS * 5} tokens through the router: ${fmt(r.tokensPerSecond, 0)} tok/s; router CPU ${fmt(((after.cpuMs - before.cpuMs) / wall) * 100, 0)} % of one core (${fmt(perToken * 1000, 1)} µs per token); router RSS peak ${fmt(peak, 1)} MB (idle ${fmt(before.rssMb, 1)} MB; target < 100 MB)`);
+    console.log(`after the 256 streams: ${formatMemoryMap(memoryMap(child.pid!))}`);
     child.kill('SIGUSR2');
     await new Promise((resolve) => setTimeout(resolve, 300));
     console.log(`load average during the run: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${os.cpus().length} cores`);
@@ -186,7 +193,7 @@ async function main(): Promise<void> {
   // no time, the added latency is the router's CPU time multiplied by the queue the loop keeps full
   // (Little's law) on cores it shares with the generator and the upstream. An open loop at a fixed
   // rate gives both paths the same offered load, as independent clients do.
-  if (!real) {
+  if (!real && !RSS_ONLY) {
     console.log('\n| open loop, small non-streamed | direct p50 | router p50 | added p50 | direct p99 | router p99 | added p99 | router CPU | target |');
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const rate of (process.env.BENCH_RATES ?? '100,500').split(',').map(Number)) {
