@@ -7,7 +7,7 @@
  * other programs (llama-server's threads want their arenas) and get glibc's default. An instance
  * that wants a value sets it in its [instance.NAME.env] table.
  */
-export const DAEMON_MALLOC_ARENA_MAX = '2';
+const DAEMON_MALLOC_ARENA_MAX = '2';
 
 /**
  * Remove the shebang's MALLOC_ARENA_MAX from env. A container that sets the same value itself loses
