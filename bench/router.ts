@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 
 import { childrenOf, NGINX_MISSING, procStats, type ReferenceProxy, startNginx, startTcpRelay } from './reference-proxies.js';
+import { formatMemoryMap, memoryMap } from './memory-map.js';
 import { routerNodeArgs } from './router-node-args.js';
 import { freePort } from '../test/e2e/support/llama.js';
 
@@ -33,6 +34,9 @@ const RELAY = path.join(repo, 'dist/bench/tcp-relay.js');
 const real = process.env.BENCH_LLAMA_SERVER;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (real ? 6 : 4));
 const TOKENS = Number(process.env.BENCH_TOKENS ?? (real ? 32 : 200));
+// BENCH_ROUTER_ONLY=rss: the warm-up, then the 256 streams alone (RSS and CPU per token there, and
+// the heap breakdown); its RSS is not comparable with a full run's, whose earlier points grow the heap.
+const RSS_ONLY = process.env.BENCH_ROUTER_ONLY === 'rss';
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -127,7 +131,7 @@ async function main(): Promise<void> {
     : { executable: process.execPath, args: [FAKE, '--host', '127.0.0.1', '--port', String(upstreamPort), '--fake-tokens', String(TOKENS)], env: {}, port: upstreamPort, parallel };
   // BENCH_ROUTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/x": profile the router process alone.
   const node = routerNodeArgs(repo);
-  const child = spawn(process.execPath, [...node.args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...node.args, CHILD, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...node.env } });
   const routerPort = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).port));
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));
@@ -145,7 +149,7 @@ async function main(): Promise<void> {
   const routed: Path = { name: 'router', pool: pool(routerPort), cpuMs: () => procStats(child.pid!).cpuMs };
   const proxies: Path[] = [routed, ...references.map((r) => ({ name: r.name, pool: pool(r.port), cpuMs: r.cpuMs }))];
   console.log(`upstream: ${real ? `real llama-server (${path.basename(process.env.BENCH_MODEL ?? '')}, -np ${parallel})` : 'fake llama-server, no token delay'}; ${SECONDS} s per point; ${TOKENS} tokens per stream`);
-  console.log(`router process: node ${node.args.join(' ') || '(no flags)'}${node.daemonFlags.length > 0 ? " (the daemon's shebang flags)" : " (V8's defaults, not the daemon's flags)"}`);
+  console.log(`router process: ${Object.entries(node.env).map(([k, v]) => `${k}=${v} `).join('')}node ${node.args.join(' ') || '(no flags)'}${node.daemonFlags.length > 0 ? " (the daemon's shebang flags)" : " (V8's defaults, not the daemon's flags)"}`);
   console.log(`reference proxies: ${references.map((r) => r.name).join(', ') || 'none'}\n`);
   // On 2 saturated cores the stream ratio is set by the CPU all three stages spend per token
   // (generator, upstream, proxy): that sum is the stable measure a busy machine does not move.
@@ -167,49 +171,51 @@ async function main(): Promise<void> {
     const warm = await latency(p.pool, 16, WARMUP);
     console.log(`warm-up, ${p.name}: ${warm.length} requests in ${WARMUP} s, ${fmt(((p.cpuMs() - w0) / warm.length) * 1000, 0)} µs of CPU per request while cold`);
   }
-  console.log('\n| small non-streamed (closed loop) | path | p50 | p99 | added p50 | added p99 | proxy CPU per request | target |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const c of real ? [1, 4] : [1, 16, 64]) {
-    for (const p of [direct, ...proxies]) await latency(p.pool, c, 0.5);
-    const d = await latency(direct.pool, c, SECONDS);
-    console.log(`| c=${c} | direct | ${fmt(pct(d, 50))} ms | ${fmt(pct(d, 99))} ms | | | | |`);
-    for (const p of proxies) {
-      const c0 = p.cpuMs();
-      const r = await latency(p.pool, c, SECONDS);
-      const perRequest = (p.cpuMs() - c0) / r.length;
-      console.log(`| c=${c} | ${p.name} | ${fmt(pct(r, 50))} ms | ${fmt(pct(r, 99))} ms | ${fmt(pct(r, 50) - pct(d, 50))} ms | ${fmt(pct(r, 99) - pct(d, 99))} ms | ${fmt(perRequest * 1000, 0)} µs | < 1 ms p50, < 5 ms p99 |`);
-    }
-  }
-
-  // Streamed points are short (tens of ms at 1/16 streams): best of 3 rounds (6 at 64), direct measured in each.
-  console.log('\n| streams (best round) | path | tok/s | ratio to direct | TTFB p50 | added per token (wall) | proxy CPU per token | CPU per token, all stages | ratio from CPU | target |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const n of real ? [1, 4] : [1, 16, 64]) {
-    await streams(direct.pool, n, TOKENS);
-    // CPU summed over every round (10 ms /proc ticks need the volume); tok/s the best round's.
-    const best = new Map<Path, Awaited<ReturnType<typeof streams>>>();
-    const cpuSum = new Map<Path, { proxy: number; all: number; tokens: number }>();
-    for (let round = 0; round < (n === 64 ? 6 : 3); round++) {
-      for (const p of [direct, ...proxies]) {
+  if (!RSS_ONLY) {
+    console.log('\n| small non-streamed (closed loop) | path | p50 | p99 | added p50 | added p99 | proxy CPU per request | target |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const c of real ? [1, 4] : [1, 16, 64]) {
+      for (const p of [direct, ...proxies]) await latency(p.pool, c, 0.5);
+      const d = await latency(direct.pool, c, SECONDS);
+      console.log(`| c=${c} | direct | ${fmt(pct(d, 50))} ms | ${fmt(pct(d, 99))} ms | | | | |`);
+      for (const p of proxies) {
         const c0 = p.cpuMs();
-        const m0 = machineCpu();
-        const r = await streams(p.pool, n, TOKENS);
-        const proxy = p === direct ? 0 : p.cpuMs() - c0;
-        const sum = cpuSum.get(p) ?? { proxy: 0, all: 0, tokens: 0 };
-        cpuSum.set(p, { proxy: sum.proxy + proxy, all: sum.all + machineCpu() - m0 + proxy, tokens: sum.tokens + n * TOKENS });
-        if (!best.has(p) || r.tokensPerSecond > best.get(p)!.tokensPerSecond) best.set(p, r);
+        const r = await latency(p.pool, c, SECONDS);
+        const perRequest = (p.cpuMs() - c0) / r.length;
+        console.log(`| c=${c} | ${p.name} | ${fmt(pct(r, 50))} ms | ${fmt(pct(r, 99))} ms | ${fmt(pct(r, 50) - pct(d, 50))} ms | ${fmt(pct(r, 99) - pct(d, 99))} ms | ${fmt(perRequest * 1000, 0)} µs | < 1 ms p50, < 5 ms p99 |`);
       }
     }
-    const perToken = (p: Path) => {
-      const sum = cpuSum.get(p)!;
-      return { r: best.get(p)!, cpuPerToken: sum.proxy / sum.tokens, allPerToken: sum.all / sum.tokens };
-    };
-    const { r: d, allPerToken: dAll } = perToken(direct);
-    console.log(`| ${n} | direct | ${fmt(d.tokensPerSecond, 0)} | 1.00 | ${fmt(pct(d.ttfb, 50))} ms | | | ${fmt(dAll * 1000, 1)} µs | 1.00 | |`);
-    for (const p of proxies) {
-      const { r, cpuPerToken, allPerToken } = perToken(p);
-      const added = (pct(r.perStreamMs, 50) - pct(d.perStreamMs, 50)) / TOKENS;
-      console.log(`| ${n} | ${p.name} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.tokensPerSecond / d.tokensPerSecond)} | ${fmt(pct(r.ttfb, 50))} ms | ${fmt(added * 1000, 1)} µs | ${fmt(cpuPerToken * 1000, 1)} µs | ${fmt(allPerToken * 1000, 1)} µs | ${fmt(dAll / allPerToken)} | ≥ 0.95 at 64 |`);
+
+    // Streamed points are short (tens of ms at 1/16 streams): best of 3 rounds (6 at 64), direct measured in each.
+    console.log('\n| streams (best round) | path | tok/s | ratio to direct | TTFB p50 | added per token (wall) | proxy CPU per token | CPU per token, all stages | ratio from CPU | target |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const n of real ? [1, 4] : [1, 16, 64]) {
+      await streams(direct.pool, n, TOKENS);
+      // CPU summed over every round (10 ms /proc ticks need the volume); tok/s the best round's.
+      const best = new Map<Path, Awaited<ReturnType<typeof streams>>>();
+      const cpuSum = new Map<Path, { proxy: number; all: number; tokens: number }>();
+      for (let round = 0; round < (n === 64 ? 6 : 3); round++) {
+        for (const p of [direct, ...proxies]) {
+          const c0 = p.cpuMs();
+          const m0 = machineCpu();
+          const r = await streams(p.pool, n, TOKENS);
+          const proxy = p === direct ? 0 : p.cpuMs() - c0;
+          const sum = cpuSum.get(p) ?? { proxy: 0, all: 0, tokens: 0 };
+          cpuSum.set(p, { proxy: sum.proxy + proxy, all: sum.all + machineCpu() - m0 + proxy, tokens: sum.tokens + n * TOKENS });
+          if (!best.has(p) || r.tokensPerSecond > best.get(p)!.tokensPerSecond) best.set(p, r);
+        }
+      }
+      const perToken = (p: Path) => {
+        const sum = cpuSum.get(p)!;
+        return { r: best.get(p)!, cpuPerToken: sum.proxy / sum.tokens, allPerToken: sum.all / sum.tokens };
+      };
+      const { r: d, allPerToken: dAll } = perToken(direct);
+      console.log(`| ${n} | direct | ${fmt(d.tokensPerSecond, 0)} | 1.00 | ${fmt(pct(d.ttfb, 50))} ms | | | ${fmt(dAll * 1000, 1)} µs | 1.00 | |`);
+      for (const p of proxies) {
+        const { r, cpuPerToken, allPerToken } = perToken(p);
+        const added = (pct(r.perStreamMs, 50) - pct(d.perStreamMs, 50)) / TOKENS;
+        console.log(`| ${n} | ${p.name} | ${fmt(r.tokensPerSecond, 0)} | ${fmt(r.tokensPerSecond / d.tokensPerSecond)} | ${fmt(pct(r.ttfb, 50))} ms | ${fmt(added * 1000, 1)} µs | ${fmt(cpuPerToken * 1000, 1)} µs | ${fmt(allPerToken * 1000, 1)} µs | ${fmt(dAll / allPerToken)} | ≥ 0.95 at 64 |`);
+      }
     }
   }
 
@@ -224,6 +230,7 @@ async function main(): Promise<void> {
     const wall = performance.now() - t0;
     const perToken = (after.cpuMs - before.cpuMs) / (256 * TOKENS * 5);
     console.log(`\n256 streams × ${TOKENS * 5} tokens through the router: ${fmt(r.tokensPerSecond, 0)} tok/s; router CPU ${fmt(((after.cpuMs - before.cpuMs) / wall) * 100, 0)} % of one core (${fmt(perToken * 1000, 1)} µs per token); router RSS peak ${fmt(peak, 1)} MB (idle ${fmt(before.rssMb, 1)} MB; target < 100 MB)`);
+    console.log(`after the 256 streams: ${formatMemoryMap(memoryMap(child.pid!))}`);
     child.kill('SIGUSR2');
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
@@ -231,7 +238,7 @@ async function main(): Promise<void> {
   // no time, the added latency is the proxy's CPU time multiplied by the queue the loop keeps full
   // (Little's law) on cores it shares with the generator and the upstream. An open loop at a fixed
   // rate gives every path the same offered load, as independent clients do.
-  if (!real) {
+  if (!real && !RSS_ONLY) {
     console.log('\n| open loop, small non-streamed | path | p50 | p99 | added p50 | added p99 | proxy CPU | target |');
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const rate of (process.env.BENCH_RATES ?? '100,500').split(',').map(Number)) {

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/e2e/support/llama.js';
+import { formatMemoryMap, memoryMap } from './memory-map.js';
 
 const REPO = ((): string => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -99,9 +100,11 @@ async function main(): Promise<void> {
   const config = await writeConfig(root, ports);
   const socketPath = path.join(root, 'run/infer-entry.sock');
   const logFd = openSync(path.join(root, 'daemon.log'), 'a');
-  const daemon = spawn(process.execPath, [MAIN, 'boot'], {
+  // Executed like the image's ENTRYPOINT does (`infer-entry` is a symlink to main.js): through its
+  // shebang, so the daemon gets the node flags and environment it has there. This node first on PATH.
+  const daemon = spawn(MAIN, ['boot'], {
     env: {
-      PATH: process.env.PATH,
+      PATH: [path.dirname(process.execPath), process.env.PATH].join(path.delimiter),
       HOME: root,
       INFER_ENTRY_ROOT: root,
       INFER_ENTRY_LOG_FORMAT: 'json',
@@ -175,6 +178,7 @@ async function main(): Promise<void> {
     await sleep(Math.max(10, Math.min(nextScrape, nextBurst, nextSample) - Date.now()));
   }
   sample('end');
+  const where = formatMemoryMap(memoryMap(pid));
   daemon.kill('SIGTERM');
   await new Promise((resolve) => daemon.once('exit', resolve));
 
@@ -188,6 +192,7 @@ async function main(): Promise<void> {
   console.log(`| RSS at ready | after ${WARMUP_MINUTES} min warm-up | at ${MINUTES} min | growth after warm-up | peak | failed requests |`);
   console.log('| --- | --- | --- | --- | --- | --- |');
   console.log(`| ${mb(samples[0]!.kb)} MB | ${mb(warm)} MB | ${mb(last)} MB | ${((last - warm) / 1024).toFixed(2)} MB | ${mb(peak)} MB | ${failures} |`);
+  console.log(`at the end: ${where}`);
   for (let minute = 0; minute <= MINUTES; minute += Math.max(1, Math.round(MINUTES / 10))) {
     const s = at(minute)[0];
     if (s !== undefined) console.log(`  minute ${minute}: ${mb(s)} MB`);

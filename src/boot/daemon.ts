@@ -22,7 +22,7 @@ import type { ControlDeps } from '../control/routes.js';
 /** The modules the daemon drives, injectable so unit tests run without the real supervisor or installer. */
 export interface DaemonDeps {
   createSupervisor(options: { log: Logger; env: NodeJS.ProcessEnv; outputLevel?: 'info' | 'debug' }): SupervisorApi;
-  /** Off the event loop in the real daemon (a worker thread); `signal` abandons the load when the daemon stops. */
+  /** Off the event loop in the real daemon (a child process); `signal` abandons the load when the daemon stops. */
   loadConfig(file: string, options: { env: NodeJS.ProcessEnv; paths: Paths; signal?: AbortSignal }): Promise<LoadedConfig>;
   installOnBoot(options: { env: NodeJS.ProcessEnv; paths: Paths; log: Logger }): Promise<InstallOutcome | null>;
   readInstalledMarker(paths: Paths): Promise<{ sha256: string; installed_at_unix: number; duration_ms?: number } | null>;

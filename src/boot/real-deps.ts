@@ -1,7 +1,7 @@
 /**
  * The real modules behind DaemonDeps (the CLI commands use these; unit tests pass fakes).
  * Loaded on first use: `boot` without a config never pays for zod and the TOML parser. A config
- * is loaded in a worker thread, so the daemon keeps answering while a large one is parsed.
+ * is loaded in a child process, so the daemon keeps answering while a large one is parsed.
  */
 import { createSupervisor } from '../supervisor/supervisor.js';
 import type { DaemonDeps } from './daemon.js';

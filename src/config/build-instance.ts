@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { SECRET_SETTINGS, secretSettingOf } from '../redact.js';
+import { ALWAYS_REMOVED_ENV } from './always-removed-env.js';
 import { DEFAULT_DAEMON_LOG, DEFAULT_ENABLED, DEFAULT_LOG_DIR, DEFAULT_PORT, DEFAULT_SUPERVISION_TEXT, supervisionSettings } from './defaults.js';
 import { DEFAULTED_ARGS, portProblem, resolveDefaultedArg, type ArgOrigin, type ChildEnv, type ConfigValue, type DefaultedArg } from './llama-arg-env.js';
 import type { DraftProblem, KeyPath } from './problem.js';
@@ -33,9 +34,6 @@ export interface BuildInput {
 
 /** A value under a name like these is a credential: redacted wherever the instance is shown. */
 const SECRET_ENV_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
-
-/** Always scrubbed from a child's environment: it turns llama-server into a router child that exits when stdin closes. */
-export const ALWAYS_REMOVED_ENV: readonly string[] = ['LLAMA_SERVER_ROUTER_PORT'];
 
 export const INSTANCE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

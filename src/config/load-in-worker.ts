@@ -1,10 +1,12 @@
 /**
- * loadConfig in a worker thread. Parsing and checking a large config takes
- * seconds (tens of thousands of instances); on the daemon's main thread that
- * would stall the control socket and the health probes for as long, so every
- * load the daemon does (boot, reload, SIGHUP) runs here, off its event loop.
+ * loadConfig in a child process. Parsing and checking a large config takes seconds (tens of
+ * thousands of instances); on the daemon's main thread that would stall the control socket and the
+ * health probes for as long, so every load the daemon does (boot, reload, SIGHUP) runs in a process
+ * of its own, off its event loop. A process rather than a worker thread: a thread's malloc arena
+ * (with zod's and the parser's freed memory) stayed resident in the daemon after the thread ended,
+ * ~2.5 MB of its steady RSS (bench/README.md, section soak); a process gives it all back.
  */
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
 import { rebuiltError, type LoadMessage } from './load-message.js';
 import type { LoadOptions } from './load.js';
 import type { LoadWorkerData } from './load-worker.js';
@@ -23,7 +25,11 @@ export async function loadConfigInWorker(file: string, options: LoadInWorkerOpti
   // Run from the TypeScript sources (the unit tests), there is no compiled worker to start: load here.
   if (import.meta.url.endsWith('.ts')) return (await import('./load.js')).loadConfig(file, loadOptions);
   const data: LoadWorkerData = { file, options: { ...loadOptions, env: { ...loadOptions.env }, paths: { ...loadOptions.paths } } };
-  const worker = new Worker(WORKER, { workerData: data, stdout: false, stderr: false });
+  // The options (the environment included, which may hold keys) go through the IPC channel, never
+  // argv. V8's defaults (no daemon flags, no --inspect of the daemon's), its own process group so a
+  // Ctrl-C on the terminal that boot leaves to the CMD does not reach it, structured clone as
+  // postMessage did.
+  const worker = fork(WORKER, [], { execArgv: [], detached: true, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<LoadedConfig>((resolve, reject) => {
     let settled = false;
     const settle = (finish: () => void) => {
@@ -34,11 +40,13 @@ export async function loadConfigInWorker(file: string, options: LoadInWorkerOpti
     };
     const onAbort = () => {
       settle(() => reject(signal!.reason));
-      void worker.terminate();
+      worker.kill('SIGKILL');
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     worker.once('message', (message: LoadMessage) => settle(() => (message.ok ? resolve(message.config) : reject(rebuiltError(message.error)))));
     worker.once('error', (error) => settle(() => reject(error)));
-    worker.once('exit', (code) => settle(() => reject(new Error(`the config worker exited with code ${code} before answering`))));
+    // 'close', not 'exit': it comes after the IPC channel has delivered everything the loader sent.
+    worker.once('close', (code, killedBy) => settle(() => reject(new Error(`the config loader exited (${killedBy ?? `code ${code}`}) before answering`))));
+    worker.send(data);
   });
 }

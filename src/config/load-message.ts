@@ -1,5 +1,5 @@
 /**
- * What crosses from the config worker to the daemon: plain data only. A thrown
+ * What crosses from the config loader process to the daemon: plain data only. A thrown
  * error would arrive as a bare Error (structured clone keeps name, message and
  * stack, not `code`, `exitCode`, `hint` or the typed problems), so errors are
  * taken apart here and rebuilt on the other side with their class's fields.

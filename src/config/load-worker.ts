@@ -1,8 +1,7 @@
 /**
- * The body of the config worker thread (load-in-worker.ts): load one config
- * file and post the result as plain data.
+ * The body of the config loader process (load-in-worker.ts): load the one config file named by
+ * the daemon's first message and send the result back as plain data, then exit.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig, type LoadOptions } from './load.js';
 import { sendableError, type LoadMessage } from './load-message.js';
 
@@ -11,11 +10,11 @@ export interface LoadWorkerData {
   options: LoadOptions;
 }
 
-const { file, options } = workerData as LoadWorkerData;
-let message: LoadMessage;
-try {
-  message = { ok: true, config: await loadConfig(file, options) };
-} catch (error) {
-  message = { ok: false, error: sendableError(error) };
-}
-parentPort!.postMessage(message);
+// The daemon that forked this process is its only reader: without it there is nothing to do.
+process.once('disconnect', () => process.exit(0));
+process.once('message', (data: LoadWorkerData) => {
+  void loadConfig(data.file, data.options).then(
+    (config): LoadMessage => ({ ok: true, config }),
+    (error: unknown): LoadMessage => ({ ok: false, error: sendableError(error) }),
+  ).then((message) => process.send!(message, () => process.exit(0)));
+});

@@ -4,7 +4,7 @@
  * anything behind that still holds the port or GPU memory.
  */
 import type { ChildProcess } from 'node:child_process';
-import { ALWAYS_REMOVED_ENV } from '../config/build-instance.js';
+import { ALWAYS_REMOVED_ENV } from '../config/always-removed-env.js';
 import type { InstanceSpec } from '../config/types.js';
 import type { SupervisorDeps } from './deps.js';
 

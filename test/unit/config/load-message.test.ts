@@ -1,6 +1,7 @@
 /**
- * What the config worker posts survives structured clone (what postMessage does): a loaded config,
- * the typed problems of an invalid one, and an error's code, exit status and hint.
+ * What the config loader process sends survives structured clone (its IPC channel's 'advanced'
+ * serialization): a loaded config, the typed problems of an invalid one, and an error's code, exit
+ * status and hint.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
