@@ -1,5 +1,5 @@
 /**
- * The daemon loads its config in a short-lived child process (src/config/load-in-worker.ts): after
+ * The daemon loads its config in a short-lived child process (src/config/load-in-child.ts): after
  * the boot load and after a reload, no loader process is left behind.
  */
 import fs from 'node:fs/promises';
@@ -26,7 +26,7 @@ async function loaders(daemonPid: number): Promise<number[]> {
     if (!/^\d+$/.test(entry)) continue;
     const [stat, cmdline] = await Promise.all([fs.readFile(`/proc/${entry}/stat`, 'utf8'), fs.readFile(`/proc/${entry}/cmdline`, 'utf8')]).catch(() => ['', '']);
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === daemonPid && cmdline.includes('load-worker.js')) found.push(Number(entry));
+    if (ppid === daemonPid && cmdline.includes('load-child.js')) found.push(Number(entry));
   }
   return found;
 }

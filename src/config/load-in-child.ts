@@ -9,27 +9,27 @@
 import { fork } from 'node:child_process';
 import { rebuiltError, type LoadMessage } from './load-message.js';
 import type { LoadOptions } from './load.js';
-import type { LoadWorkerData } from './load-worker.js';
+import type { LoadChildData } from './load-child.js';
 import type { LoadedConfig } from './types.js';
 
-const WORKER = new URL('./load-worker.js', import.meta.url);
+const CHILD = new URL('./load-child.js', import.meta.url);
 
-export interface LoadInWorkerOptions extends LoadOptions {
-  /** Stops the worker: the load rejects with the signal's reason. */
+export interface LoadInChildOptions extends LoadOptions {
+  /** Stops the loader process: the load rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
-export async function loadConfigInWorker(file: string, options: LoadInWorkerOptions): Promise<LoadedConfig> {
+export async function loadConfigInChild(file: string, options: LoadInChildOptions): Promise<LoadedConfig> {
   const { signal, ...loadOptions } = options;
   signal?.throwIfAborted();
-  // Run from the TypeScript sources (the unit tests), there is no compiled worker to start: load here.
+  // Run from the TypeScript sources (the unit tests), there is no compiled loader to start: load here.
   if (import.meta.url.endsWith('.ts')) return (await import('./load.js')).loadConfig(file, loadOptions);
-  const data: LoadWorkerData = { file, options: { ...loadOptions, env: { ...loadOptions.env }, paths: { ...loadOptions.paths } } };
+  const data: LoadChildData = { file, options: { ...loadOptions, env: { ...loadOptions.env }, paths: { ...loadOptions.paths } } };
   // The options (the environment included, which may hold keys) go through the IPC channel, never
   // argv. V8's defaults (no daemon flags, no --inspect of the daemon's), its own process group so a
   // Ctrl-C on the terminal that boot leaves to the CMD does not reach it, structured clone as
   // postMessage did.
-  const worker = fork(WORKER, [], { execArgv: [], detached: true, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const loader = fork(CHILD, [], { execArgv: [], detached: true, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<LoadedConfig>((resolve, reject) => {
     let settled = false;
     const settle = (finish: () => void) => {
@@ -40,13 +40,13 @@ export async function loadConfigInWorker(file: string, options: LoadInWorkerOpti
     };
     const onAbort = () => {
       settle(() => reject(signal!.reason));
-      worker.kill('SIGKILL');
+      loader.kill('SIGKILL');
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (message: LoadMessage) => settle(() => (message.ok ? resolve(message.config) : reject(rebuiltError(message.error)))));
-    worker.once('error', (error) => settle(() => reject(error)));
+    loader.once('message', (message: LoadMessage) => settle(() => (message.ok ? resolve(message.config) : reject(rebuiltError(message.error)))));
+    loader.once('error', (error) => settle(() => reject(error)));
     // 'close', not 'exit': it comes after the IPC channel has delivered everything the loader sent.
-    worker.once('close', (code, killedBy) => settle(() => reject(new Error(`the config loader exited (${killedBy ?? `code ${code}`}) before answering`))));
-    worker.send(data);
+    loader.once('close', (code, killedBy) => settle(() => reject(new Error(`the config loader exited (${killedBy ?? `code ${code}`}) before answering`))));
+    loader.send(data);
   });
 }
