@@ -59,7 +59,7 @@ async function accepting(port: number, deadlineMs = 10_000): Promise<void> {
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 /** The bare Node TCP relay (bench/tcp-relay.ts) in its own process, with the router's node flags. */
-export async function startTcpRelay(script: string, nodeArgs: string[], upstreamPort: number): Promise<ReferenceProxy> {
+async function startTcpRelay(script: string, nodeArgs: string[], upstreamPort: number): Promise<ReferenceProxy> {
   const child = spawn(process.execPath, [...nodeArgs, script, String(upstreamPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d) => resolve((JSON.parse(String(d)) as { port: number }).port));
@@ -87,7 +87,7 @@ function nginxBinary(): string | undefined {
  * is nginx's worker_processes (1: one event loop, as the router has). Undefined when nginx is not
  * installed.
  */
-export async function startNginx(upstreamPort: number, workers: string): Promise<ReferenceProxy | undefined> {
+async function startNginx(upstreamPort: number, workers: string): Promise<ReferenceProxy | undefined> {
   const nginx = nginxBinary();
   if (!nginx) return undefined;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-nginx-'));
@@ -136,4 +136,20 @@ http {
   };
 }
 
-export const NGINX_MISSING = 'nginx: not installed, its rows are skipped (apt-get install -y nginx-light, Debian, then re-run)';
+const NGINX_MISSING = 'nginx: not installed, its rows are skipped (apt-get install -y nginx-light, Debian, then re-run)';
+
+const RELAY = path.join(path.dirname(new URL(import.meta.url).pathname), 'tcp-relay.js');
+
+/**
+ * Every reference the machine has, beside a proxy under test on `upstreamPort` (BENCH_REFERENCES=0:
+ * none; BENCH_NGINX_WORKERS: nginx's worker_processes, default 1). Says which is missing.
+ */
+export async function startReferences(upstreamPort: number, nodeArgs: string[]): Promise<ReferenceProxy[]> {
+  const references: ReferenceProxy[] = [];
+  if (process.env.BENCH_REFERENCES === '0') return references;
+  const nginx = await startNginx(upstreamPort, process.env.BENCH_NGINX_WORKERS ?? '1');
+  if (nginx) references.push(nginx);
+  else console.log(NGINX_MISSING);
+  references.push(await startTcpRelay(RELAY, nodeArgs, upstreamPort));
+  return references;
+}

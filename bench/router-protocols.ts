@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
-import { NGINX_MISSING, procStats, type ReferenceProxy, startNginx, startTcpRelay } from './reference-proxies.js';
+import { procStats, startReferences } from './reference-proxies.js';
 import { routerNodeArgs } from './router-node-args.js';
 import { freePort } from '../test/e2e/support/llama.js';
 
@@ -27,7 +27,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = [path.resolve(here, '..'), path.resolve(here, '../..')].find((dir) => existsSync(path.join(dir, 'package.json')))!;
 const FAKE = path.join(repo, 'test/fixtures/fake-llama-server.mjs');
 const CHILD = path.join(repo, 'dist/bench/router-child.js');
-const RELAY = path.join(repo, 'dist/bench/tcp-relay.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 200);
 const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -85,13 +84,7 @@ async function main(): Promise<void> {
   const viaOllama: Target = { pool: new Pool(`http://127.0.0.1:${routerPort}`, { connections: 300 }), path: '/api/chat', ...ollama };
   const cpu = () => procStats(child.pid!).cpuMs;
   // The references of bench/router.ts in the streamed table: what any proxy costs here (BENCH_REFERENCES=0: none).
-  const references: ReferenceProxy[] = [];
-  if (process.env.BENCH_REFERENCES !== '0') {
-    const nginx = await startNginx(upstreamPort, process.env.BENCH_NGINX_WORKERS ?? '1');
-    if (nginx) references.push(nginx);
-    else console.log(NGINX_MISSING);
-    references.push(await startTcpRelay(RELAY, node.daemonFlags, upstreamPort));
-  }
+  const references = await startReferences(upstreamPort, node.daemonFlags);
   console.log(`upstream: fake llama-server, no token delay; ${SECONDS} s per point; ${TOKENS} tokens per stream\n`);
 
   console.log('| small non-streamed | direct p50 | OpenAI path p50 | Ollama p50 | Ollama added over OpenAI p50 | router CPU / request: OpenAI | Ollama | Ollama added | target |');

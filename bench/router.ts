@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Pool } from 'undici';
 
-import { childrenOf, NGINX_MISSING, procStats, type ReferenceProxy, startNginx, startTcpRelay } from './reference-proxies.js';
+import { childrenOf, procStats, startReferences } from './reference-proxies.js';
 import { formatMemoryMap, memoryMap } from './memory-map.js';
 import { routerNodeArgs } from './router-node-args.js';
 import { freePort } from '../test/e2e/support/llama.js';
@@ -30,7 +30,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = [path.resolve(here, '..'), path.resolve(here, '../..')].find((dir) => existsSync(path.join(dir, 'package.json')))!;
 const FAKE = path.join(repo, 'test/fixtures/fake-llama-server.mjs');
 const CHILD = path.join(repo, 'dist/bench/router-child.js');
-const RELAY = path.join(repo, 'dist/bench/tcp-relay.js');
 const real = process.env.BENCH_LLAMA_SERVER;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (real ? 6 : 4));
 const TOKENS = Number(process.env.BENCH_TOKENS ?? (real ? 32 : 200));
@@ -137,13 +136,7 @@ async function main(): Promise<void> {
     child.once('exit', (code) => reject(new Error(`router child exited ${code}`)));
   });
   // The references: what any proxy costs on the same cores, upstream and load (BENCH_REFERENCES=0: none).
-  const references: ReferenceProxy[] = [];
-  if (process.env.BENCH_REFERENCES !== '0') {
-    const nginx = await startNginx(upstreamPort, process.env.BENCH_NGINX_WORKERS ?? '1');
-    if (nginx) references.push(nginx);
-    else console.log(NGINX_MISSING);
-    references.push(await startTcpRelay(RELAY, node.daemonFlags, upstreamPort));
-  }
+  const references = await startReferences(upstreamPort, node.daemonFlags);
   const pool = (port: number) => new Pool(`http://127.0.0.1:${port}`, { connections: 300 });
   const direct: Path = { name: 'direct', pool: pool(upstreamPort), cpuMs: () => NaN };
   const routed: Path = { name: 'router', pool: pool(routerPort), cpuMs: () => procStats(child.pid!).cpuMs };
