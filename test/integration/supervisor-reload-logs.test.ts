@@ -295,7 +295,8 @@ describe('output', () => {
       expect(Object.keys(event)).toEqual(expect.arrayContaining(['instance', 'from', 'to', 'reason', 'pid', 'exit_code', 'signal', 'restarts', 'class']));
     }
     const exit = events.find((e) => e.to === 'backoff');
-    expect(exit).toMatchObject({ instance: 'c', from: 'ready', pid: ready.pid, exit_code: 3, signal: null, restarts: 0, class: 'crashed' });
+    // 'unhealthy' when a probe met the dying server's closed port before its exit was seen (a busy machine)
+    expect(exit).toMatchObject({ instance: 'c', from: expect.stringMatching(/^(ready|unhealthy)$/), pid: ready.pid, exit_code: 3, signal: null, restarts: 0, class: 'crashed' });
     expect(events.find((e) => e.from === 'backoff')).toMatchObject({ to: 'starting', restarts: 1 });
   });
 
