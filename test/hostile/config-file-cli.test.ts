@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, baseEnv, cli, exitWithin, killAll, makeRoot, startCli, waitFor, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, cli, exitWithin, makeRoot, type Running, startCli, waitFor } from '../unit/control/harness.js';
 
 let root: string;
 let running: Running[] = [];
@@ -19,9 +19,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-hostile-cfg-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 const socketOf = (r: string) => path.join(r, 'run', 'infer-entry.sock');

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, baseEnv, cli, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { alive, baseEnv, cleanUpRoot, cli, exitWithin, fakePids, freePort, makeRoot, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 let root: string;
 let env: NodeJS.ProcessEnv;
@@ -11,10 +11,8 @@ beforeEach(async () => {
   env = baseEnv(root);
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter(alive));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 function start(args: string[], extra: NodeJS.ProcessEnv = {}): Running {

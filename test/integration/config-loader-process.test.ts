@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { alive, baseEnv, cli, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, cli, freePort, makeRoot, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 let root: string;
 let running: Running[] = [];
@@ -13,10 +13,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-loader-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 /** The daemon's child processes running the config loader. */

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, baseEnv, cli, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, cli, exitWithin, freePort, makeRoot, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 const LINES = 3000;
 let root: string;
@@ -15,10 +15,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-daemon-log-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 describe('daemon_log = false', () => {

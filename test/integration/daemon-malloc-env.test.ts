@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, baseEnv, fakePids, freePort, killAll, MAIN, makeRoot, startProcess, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, freePort, MAIN, makeRoot, type Running, startProcess, waitFor, writeConfig } from '../unit/control/harness.js';
 
 let root: string;
 let running: Running[] = [];
@@ -15,10 +15,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-malloc-env-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 describe('MALLOC_ARENA_MAX from the shebang', () => {

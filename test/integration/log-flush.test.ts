@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REPO, alive, baseEnv, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, exitWithin, freePort, makeRoot, REPO, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 const LINES = 50_000;
 let root: string;
@@ -17,10 +17,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-flush-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 /** Numbers of the `flood N` lines in `text`, checked to be exactly 0..LINES-1 once each, in order. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OWN_SHIM_MARKER } from '../../src/installer/own-shims.js';
 import { layoutEntries, writeArchive } from '../fixtures/installer/archive-builder.js';
-import { FAKE_SERVER, alive, baseEnv, cli, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, cli, exitWithin, FAKE_SERVER, freePort, makeRoot, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 const LINKS = ['check-and-run-llama-cpp.sh', 'install-llama-cpp-pkg.sh', 'get-llama-cpp-pkg.sh'];
 
@@ -20,10 +20,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-habits-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 const socket = () => path.join(root, 'run/infer-entry.sock');

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alive, baseEnv, cli, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { baseEnv, cleanUpRoot, cli, exitWithin, freePort, makeRoot, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 let root: string;
 let running: Running[] = [];
@@ -16,10 +16,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-llama-arg-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 /** A one-instance config; `host`/`port` lines only where given. */

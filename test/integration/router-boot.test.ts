@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { alive, baseEnv, exitWithin, fakePids, freePort, killAll, makeRoot, startCli, waitFor, writeConfig, type Running } from '../unit/control/harness.js';
+import { alive, baseEnv, cleanUpRoot, exitWithin, fakePids, freePort, makeRoot, type Running, startCli, waitFor, writeConfig } from '../unit/control/harness.js';
 
 let root: string;
 let running: Running[] = [];
@@ -11,10 +11,8 @@ beforeEach(async () => {
   root = await makeRoot('ie-router-');
 });
 afterEach(async () => {
-  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
-  await killAll((await fakePids(root)).filter(alive));
+  await cleanUpRoot(root, running);
   running = [];
-  await fs.rm(root, { recursive: true, force: true });
 });
 
 describe('boot with [router]', () => {

@@ -164,6 +164,13 @@ export async function killAll(pids: number[]): Promise<void> {
   }
 }
 
+/** After a test: every process it started (daemons, CLIs, and their fake servers) killed, its root removed. */
+export async function cleanUpRoot(root: string, running: readonly Running[]): Promise<void> {
+  await killAll(running.map((r) => r.child.pid!).filter((pid) => alive(pid)));
+  await killAll((await fakePids(root)).filter(alive));
+  await fs.rm(root, { recursive: true, force: true });
+}
+
 /** Wait for an exit, SIGKILLing the process after the timeout so a broken test never hangs. */
 export async function exitWithin(running: Running, timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const timer = setTimeout(() => running.child.kill('SIGKILL'), timeoutMs);
