@@ -86,16 +86,20 @@ describe('router VRAM', () => {
     await waitUntil(() => saved()?.instances.a?.vram_mb === 2500, 10_000, 'the corrupt file rewritten');
   });
 
-  it('starts the next model of a swap only once the victim’s VRAM shows free', async () => {
-    stack = await startStack(
+  /** a and b of 20 GB each on GPU 0, one at a time: b's start waits for a's VRAM up to `maxWaitMs`. */
+  const swapPair = (maxWaitMs: number) =>
+    startStack(
       [
         { name: 'a', control: { vramMb: 20000, gpus: ['0'], group: 'big' } },
         { name: 'b', control: { vramMb: 20000, gpus: ['0'], group: 'big' } },
       ],
       { groups: { big: { maxRunning: 1 } } },
       [],
-      { gpu: smi.probe, vramWait: { intervalMs: 50, maxWaitMs: 120_000 } },
+      { gpu: smi.probe, vramWait: { intervalMs: 50, maxWaitMs } },
     );
+
+  it('starts the next model of a swap only once the victim’s VRAM shows free', async () => {
+    stack = await swapPair(120_000);
     smi.addProcess(stack.pidFile('a'), 20000);
     expect((await chat(stack.url, 'a')).status).toBe(200);
     smi.setUsed(20000); // the driver hands a's memory back late: still shown after its process is gone
@@ -110,15 +114,7 @@ describe('router VRAM', () => {
   });
 
   it('starts the next model anyway when VRAM never shows free within the bound', async () => {
-    stack = await startStack(
-      [
-        { name: 'a', control: { vramMb: 20000, gpus: ['0'], group: 'big' } },
-        { name: 'b', control: { vramMb: 20000, gpus: ['0'], group: 'big' } },
-      ],
-      { groups: { big: { maxRunning: 1 } } },
-      [],
-      { gpu: smi.probe, vramWait: { intervalMs: 50, maxWaitMs: 1000 } },
-    );
+    stack = await swapPair(1000);
     expect((await chat(stack.url, 'a')).status).toBe(200);
     smi.setUsed(24000); // never freed
     const b = await chat(stack.url, 'b');
