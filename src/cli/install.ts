@@ -55,7 +55,8 @@ Environment:
       throw new UsageError(`no package given: pass --pkg PATH or set ${ENV.PKG_PATH}`);
     }
     const verify = ctx.values.verify === true || readFlagLogged(ENV.PKG_VERIFY, ctx.log, ctx.env).enabled;
-    const { installPackage } = await import('../installer/index.js');
+    // the full installer: quick() has already answered an unchanged package without it
+    const { installPackage } = await import('../installer/install.js');
     const outcome = await installPackage({ pkgPath, paths: ctx.paths, log: ctx.log, force: ctx.values.force === true, verify, env: ctx.env });
     report(ctx, outcome);
     return 0;

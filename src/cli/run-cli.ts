@@ -115,16 +115,16 @@ export async function runCli(argv: string[], io: CliIo = {}): Promise<number> {
     const destination = command.logToStdout ? 1 : 2;
     let made: Promise<Logger> | undefined;
     const logger = (): Promise<Logger> => (made ??= io.log ? Promise.resolve(io.log) : import('../log.js').then((m) => m.createLogger({ destination, base: { step: command.name } })));
-    if (command.quick) {
-      const code = await command.quick({ ...ctx, logLines: (lines) => writeQuickLog(lines, { env, destination, step: command.name, logger, useLogger: io.log !== undefined }) });
-      if (code !== null) return code;
-    }
-    // Outside the usage-error catch: a bad INFER_ENTRY_LOG_LEVEL is a config error (78), not a usage one.
-    const log = await logger();
     try {
-      return await command.run({ ...ctx, log });
+      if (command.quick) {
+        const code = await command.quick({ ...ctx, logLines: (lines) => writeQuickLog(lines, { env, destination, step: command.name, logger, useLogger: io.log !== undefined }) });
+        if (code !== null) return code;
+      }
+      // Outside the usage-error catch: a bad INFER_ENTRY_LOG_LEVEL is a config error (78), not a usage one.
+      return await command.run({ ...ctx, log: await logger() });
     } finally {
-      if (io.log === undefined) await (await import('../log.js')).flushLog(log, LOG_FLUSH_TIMEOUT_MS);
+      // also after a quick answer that fell back to the real logger (a terminal, pretty output)
+      if (made !== undefined && io.log === undefined) await (await import('../log.js')).flushLog(await made, LOG_FLUSH_TIMEOUT_MS);
     }
   } catch (error) {
     return reportError(error, name, stderr);

@@ -6,15 +6,15 @@ import type { Command } from './command.js';
 import { fileProblems } from '../config/file-problems.js';
 import { argWarnings, describeOrigin } from '../config/llama-arg-env.js';
 import { loadConfig } from '../config/load.js';
-import { ConfigInvalidError, formatProblem, problemJson, type ConfigProblem } from '../config/problem.js';
+import { ConfigInvalidError, formatProblem, problemJson, UNSAFE_FOR_TERMINAL, type ConfigProblem } from '../config/problem.js';
 import { readConfigFile } from '../config/read-config-file.js';
 import type { InstanceSpec, LoadedConfig } from '../config/types.js';
 import { ENV } from '../env.js';
 import { ExitCode, InferEntryError, UsageError } from '../errors.js';
 import { REDACTED, redactArgv, redactText } from '../redact.js';
 
-/** C0/C1 controls, DEL, and the Unicode line/paragraph separators and bidi controls that reorder what a terminal shows. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** What problems escape too (config/problem.ts): controls, line separators, bidi controls. */
+const UNPRINTABLE = new RegExp(UNSAFE_FOR_TERMINAL.source);
 
 function escapeChar(c: string): string {
   const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\\': '\\\\', "'": "\\'" };
@@ -35,7 +35,8 @@ export function shellQuote(arg: string): string {
 }
 
 /** Text for a comment line: control characters escaped as in JSON. */
-const printable = (text: string): string => (UNPRINTABLE.test(text) ? JSON.stringify(text).slice(1, -1).replace(/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, escapeChar) : text);
+// JSON has escaped the C0 controls already; the rest of the class is escaped here
+const printable = (text: string): string => (UNPRINTABLE.test(text) ? JSON.stringify(text).slice(1, -1).replace(UNSAFE_FOR_TERMINAL, escapeChar) : text);
 
 /** What a user may see of an instance: argv and env with every secret replaced. */
 export function redactedInstance(spec: InstanceSpec) {
