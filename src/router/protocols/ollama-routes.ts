@@ -166,16 +166,16 @@ class Context {
         : new OllamaStreamTranslator(kind, name, now, started, { loadMs, ...(context ? { finish: contextOf } : {}) });
       // Translated chunk by chunk into the response: no stream stage between them. A cut upstream
       // still ends with the translator's closing line (an error line unless the answer finished); a
-      // finished generate's done line waits for its context.
-      const close = (complete: boolean) => {
+      // finished generate's done line waits for its context — also when the cut came after the
+      // finish reason (the held done line was dropped there before).
+      const close = () => {
         if (res.destroyed) return;
         const out = translator.end();
-        if (!complete) return void res.end(out);
         void translator.finish().then((last) => {
           if (!res.destroyed) res.end(out + last);
         });
       };
-      writeBody(res, result.body, { end: () => close(true), error: () => close(false) }, (chunk) => translator.push(chunk));
+      writeBody(res, result.body, { end: close, error: close }, (chunk) => translator.push(chunk));
       return;
     }
     const upstream = await this.json(result);
