@@ -1,6 +1,6 @@
 /**
  * The daemon's shebang starts node with MALLOC_ARENA_MAX=2: glibc gives every thread that mallocs
- * (libuv's pool, V8's platform workers, the config loader's worker) an arena of its own, up to
+ * (libuv's pool, V8's platform workers) an arena of its own, up to
  * 8 per core, and memory freed there stays resident; two arenas keep 2-5 MB less in the daemon and
  * the router (bench/README.md, sections soak and router). glibc reads the variable once, before
  * any JavaScript runs, so it is dropped from process.env at start: llama-server and the CMD are

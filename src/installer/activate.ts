@@ -9,7 +9,7 @@ import { lstat, readdir, readFile, rename, rm, symlink, writeFile } from 'node:f
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Paths } from '../paths.js';
-import { fsyncDir } from './cache.js';
+import { fsyncPaths } from './durable.js';
 import { LINKS_ONLY_RELEASE, PREVIOUS_FILE, TMP_LINK, readActive, readPrevious } from './active.js';
 import { isCacheTemp } from './sidecar.js';
 import { processStartTime } from './lock.js';
@@ -67,7 +67,7 @@ export async function activate(paths: Paths, name: string, log: Logger): Promise
     await rm(tmpLink, { force: true });
     throw error;
   }
-  await fsyncDir(paths.root).catch(() => undefined);
+  await fsyncPaths([paths.root]).catch(() => undefined);
   return previous === name ? null : previous;
 }
 

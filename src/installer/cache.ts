@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, realpath, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncPaths } from './durable.js';
 import type { Logger } from 'pino';
 import { CannotCreateError, IoError, isInferEntryError } from '../errors.js';
 import { identityChanges, identityOf, settled, type FileIdentity } from './identity.js';
@@ -171,7 +172,7 @@ export async function cacheArchive(o: {
     sink = undefined;
     await rm(sidecarPath(file), { force: true });
     await rename(tmp, file);
-    await fsyncDir(cacheDir);
+    await fsyncPaths([cacheDir]);
     await writeSidecar(file, pumped.sha256, sourceRecord(real, pumped));
     return { file, sha256: pumped.sha256, copied: true, isSource: false, fed: o.sink !== undefined, stable: pumped.settled };
   } catch (error) {
@@ -183,11 +184,3 @@ export async function cacheArchive(o: {
   }
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}

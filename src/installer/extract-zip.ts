@@ -141,6 +141,8 @@ export async function extractZip(file: string, opened: { zip: ZipFile; entries: 
         continue;
       }
       const stream = await dataStream(file, handle, fileSize, entry);
+      // tracked at once: a refused name below must not leave its file descriptor open
+      if (stream && 'pipe' in stream) streams.add(stream);
       if (kind === 'symlink') {
         let size = 0;
         const parts: Buffer[] = [];
@@ -149,6 +151,7 @@ export async function extractZip(file: string, opened: { zip: ZipFile; entries: 
           if (size > 4096) throw hostile('E_PKG_BAD_LINK', entry.fileName, 'is a symlink whose target is longer than 4096 bytes');
           parts.push(chunk as Buffer);
         }
+        if (stream && 'pipe' in stream) streams.delete(stream);
         writer.symlink(entry.fileName, Buffer.concat(parts).toString('utf8'));
         continue;
       }
@@ -159,7 +162,6 @@ export async function extractZip(file: string, opened: { zip: ZipFile; entries: 
         await done(entry);
         continue;
       }
-      streams.add(stream);
       const task: Promise<void> = fill(file, entry, stream, out, mode).then(() => {
         streams.delete(stream);
         inFlight.delete(task);
