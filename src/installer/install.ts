@@ -142,7 +142,12 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
               : once(pass, 'drain').then(() => undefined);
           // left pending when the extraction fails first; abort() then closes the stream
           taken.catch(() => undefined);
-          await Promise.race([taken, failed]);
+          await Promise.race([taken, failed]).catch(async (error: unknown) => {
+            // the gunzip's own error (corrupt data) also ends the extraction, which reports it as the
+            // package's fault: that error, not the raw zlib one, is what the copy fails with
+            await extraction;
+            throw error;
+          });
         },
         end: async () => {
           pass.end();
