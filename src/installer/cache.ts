@@ -55,7 +55,7 @@ type Progress = (done: number, total: number) => void;
 export interface CopySink {
   /** false: the sink reads the package itself while it is copied (zip needs its central directory first). */
   takesBytes?: boolean;
-  /** Resolves when the sink can take more (backpressure); rejects when the sink failed. The chunk is never reused. */
+  /** Resolves when the sink is done with the chunk, whose buffer is then read into again (and so paces the copy); rejects when the sink failed. */
   write(chunk: Buffer): Promise<void>;
   /** After the last chunk: resolves when the sink is done with everything. */
   end(): Promise<void>;
@@ -70,6 +70,9 @@ interface Pumped {
   settled: boolean;
 }
 
+/** Buffers the copy reads into: one being read, the others still being written (the cache file, the extraction). */
+const RING = 3;
+
 /** Read `file` once, hashing it and (when given) writing every byte to `out` and `sink`. Reads overlap writes. */
 async function pump(file: string, total: number, out: FileHandle | null, progress: Progress | undefined, signal?: AbortSignal, sink?: CopySink, racyMarginMs?: number): Promise<Pumped> {
   const hash = createHash('sha256');
@@ -77,30 +80,31 @@ async function pump(file: string, total: number, out: FileHandle | null, progres
   const before = await identityOf(file);
   const input = await open(file, 'r');
   try {
-    // a sink may hold a chunk after write() resolves (zlib reads it later): it gets fresh buffers
-    let bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    // reused, not allocated per read: fresh 4 MiB buffers cost a page fault per 4 KiB and a V8 GC per ~64 MiB
+    const bufs = Array.from({ length: RING }, () => Buffer.allocUnsafe(CHUNK));
+    // a buffer is read into again only when everything its last chunk was written to is done with it
+    const released: Promise<unknown>[] = bufs.map(() => Promise.resolve());
+    const feeds = sink !== undefined && sink.takesBytes !== false;
     let done = 0;
-    let pending: Promise<unknown> = Promise.resolve();
     for (let i = 0; ; i++) {
       signal?.throwIfAborted();
-      const buf = sink && sink.takesBytes !== false ? Buffer.allocUnsafe(CHUNK) : bufs[i % 2]!;
-      const { bytesRead } = await input.read(buf, 0, CHUNK, null);
-      await pending;
+      const slot = i % RING;
+      await released[slot];
+      const { bytesRead } = await input.read(bufs[slot]!, 0, CHUNK, null);
       if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
+      const chunk = bufs[slot]!.subarray(0, bytesRead);
       hash.update(chunk);
       const writes: Promise<unknown>[] = [];
-      if (out) writes.push(out.write(chunk, 0, bytesRead));
-      if (sink && sink.takesBytes !== false) writes.push(sink.write(chunk));
-      if (writes.length > 0) {
-        pending = writes.length === 1 ? writes[0]! : Promise.all(writes);
-        // awaited on the next turn; without a handler now, a failure while we read would be "unhandled"
-        pending.catch(() => undefined);
-      }
+      // at its offset: the writes of consecutive chunks may overlap
+      if (out) writes.push(out.write(chunk, 0, bytesRead, done));
+      if (feeds) writes.push(sink.write(chunk));
+      released[slot] = Promise.all(writes);
+      // awaited when the buffer comes round again; without a handler now, a failure meanwhile would be "unhandled"
+      released[slot].catch(() => undefined);
       done += bytesRead;
       progress?.(done, total);
     }
-    bufs = [];
+    await Promise.all(released);
     const after = await identityOf(file);
     return { sha256: hash.digest('hex'), identity: after, settled: settled(before, after, startedAt, racyMarginMs) };
   } finally {

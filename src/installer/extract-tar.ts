@@ -6,7 +6,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { Gunzip } from 'node:zlib';
+import { tarGunzip } from './tar-gunzip.js';
 import { Parser, type ReadEntry } from 'tar';
 import { PackageError } from '../errors.js';
 import { hostile } from './entry-guard.js';
@@ -36,6 +37,7 @@ export async function extractTar(file: string, gzip: boolean, writer: TreeWriter
 
 /** The archive's bytes as they are read (by us, or by the cache copy that reads the package once for everything). */
 export interface TarInput {
+  /** The archive's bytes; for tar.gz also a Gunzip (from tarGunzip) the reader writes them into. */
   stream: Readable;
   /** The archive's name in messages. */
   label: string;
@@ -113,10 +115,10 @@ export async function extractTarStream(input: TarInput, gzip: boolean, writer: T
   });
 
   const source = input.stream;
-  // large inflate chunks: fewer hand-overs from the thread pool; the parser still gets CHUNK at a time
-  const gunzip = gzip ? createGunzip({ chunkSize: 1024 * 1024 }) : null;
+  // a gunzip of the caller's (the cache copy writes into it), or ours, fed from the stream
+  const gunzip = gzip ? (source instanceof Gunzip ? source : tarGunzip()) : null;
   const stream = gunzip ?? source;
-  if (gunzip) pipeline(source, gunzip, () => undefined);
+  if (gunzip && gunzip !== source) pipeline(source, gunzip, () => undefined);
   let tarBytes = 0;
   try {
     for await (const read of stream) {

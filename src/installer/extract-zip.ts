@@ -8,7 +8,7 @@
  * an encrypted, special or oversized entry is refused up front.
  */
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { pipeline, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createInflateRaw, inflateRawSync } from "node:zlib";
@@ -17,6 +17,7 @@ import { PackageError } from '../errors.js';
 import { hostile, safeEntryPath } from './entry-guard.js';
 import type { OpenFile, TreeWriter } from './tree-writer.js';
 import type { FeedHooks } from './extract-tar.js';
+import { ZipBlockReader } from './zip-block-reader.js';
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -36,13 +37,25 @@ function classify(entry: Entry): { kind: Kind; mode: number } {
   throw hostile('E_PKG_SPECIAL_FILE', entry.fileName, `is a special file (mode ${type.toString(8)}); device, FIFO and socket entries are not allowed`);
 }
 
-export async function openZip(file: string): Promise<{ zip: ZipFile; entries: Entry[] }> {
+export interface OpenedZip {
+  zip: ZipFile;
+  entries: Entry[];
+  /** The archive's small reads (headers, small entries), through the same block cache as the central directory's. */
+  reader: ZipBlockReader;
+}
+
+export async function openZip(file: string): Promise<OpenedZip> {
+  const handle = await open(file, 'r');
+  let reader: ZipBlockReader;
   let zip: ZipFile;
   try {
-    zip = await promisify<string, yauzl.Options, ZipFile>(yauzl.open)(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false });
+    reader = new ZipBlockReader(handle, (await handle.stat()).size);
+    zip = await promisify<yauzl.RandomAccessReader, number, yauzl.Options, ZipFile>(yauzl.fromRandomAccessReader)(reader, reader.size, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false });
   } catch (error) {
+    await handle.close();
     throw corrupt(file, error);
   }
+  // from here the handle is closed by zip.close()
   const entries: Entry[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -58,7 +71,7 @@ export async function openZip(file: string): Promise<{ zip: ZipFile; entries: En
     zip.close();
     throw corrupt(file, error);
   }
-  return { zip, entries };
+  return { zip, entries, reader };
 }
 
 /** Names, encryption, compression methods and entry types, all checked before the first write. Returns the declared uncompressed total. */
@@ -87,17 +100,15 @@ export function preflightZip(entries: Entry[]): number {
 const SMALL = 1024 * 1024;
 
 /** Entry data: small entries in one read + one inflate call (per-entry streams cost ~1 ms each), large ones streamed. */
-async function dataStream(file: string, handle: FileHandle, fileSize: number, entry: Entry): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | Readable | null> {
-  const header = Buffer.alloc(30);
-  const { bytesRead } = await handle.read(header, 0, 30, entry.relativeOffsetOfLocalHeader);
-  if (bytesRead < 30 || header.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(file, new Error('local file header not found'), entry.fileName);
+async function dataStream(file: string, reader: ZipBlockReader, entry: Entry): Promise<Iterable<Buffer> | AsyncIterable<Buffer> | Readable | null> {
+  const header = await reader.readAt(entry.relativeOffsetOfLocalHeader, 30);
+  if (header.length < 30 || header.readUInt32LE(0) !== LOCAL_HEADER) throw corrupt(file, new Error('local file header not found'), entry.fileName);
   const start = entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
-  if (start + entry.compressedSize > fileSize) throw corrupt(file, new Error('entry data runs past the end of the file'), entry.fileName);
+  if (start + entry.compressedSize > reader.size) throw corrupt(file, new Error('entry data runs past the end of the file'), entry.fileName);
   if (entry.compressedSize === 0) return null;
   if (entry.compressedSize <= SMALL) {
-    const buf = Buffer.allocUnsafe(entry.compressedSize);
-    const got = await handle.read(buf, 0, entry.compressedSize, start);
-    if (got.bytesRead !== entry.compressedSize) throw corrupt(file, new Error("short read"), entry.fileName);
+    const buf = await reader.readAt(start, entry.compressedSize);
+    if (buf.length !== entry.compressedSize) throw corrupt(file, new Error("short read"), entry.fileName);
     if (entry.compressionMethod === 0) return [buf];
     try {
       return [inflateRawSync(buf, { maxOutputLength: Math.max(entry.uncompressedSize, 1) + 1 })];
@@ -119,10 +130,8 @@ async function dataStream(file: string, handle: FileHandle, fileSize: number, en
  */
 const PARALLEL = 3;
 
-export async function extractZip(file: string, opened: { zip: ZipFile; entries: Entry[] }, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
-  const { zip, entries } = opened;
-  const handle = await open(file, 'r');
-  const fileSize = (await handle.stat()).size;
+export async function extractZip(file: string, opened: OpenedZip, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
+  const { zip, entries, reader } = opened;
   let consumed = 0;
   const done = async (entry: Entry): Promise<void> => {
     consumed += entry.compressedSize;
@@ -140,7 +149,7 @@ export async function extractZip(file: string, opened: { zip: ZipFile; entries: 
         writer.dir(entry.fileName, mode);
         continue;
       }
-      const stream = await dataStream(file, handle, fileSize, entry);
+      const stream = await dataStream(file, reader, entry);
       // tracked at once: a refused name below must not leave its file descriptor open
       if (stream && 'pipe' in stream) streams.add(stream);
       if (kind === 'symlink') {
@@ -181,7 +190,6 @@ export async function extractZip(file: string, opened: { zip: ZipFile; entries: 
     throw error;
   } finally {
     writer.abort();
-    await handle.close();
     zip.close();
   }
   writer.finish();

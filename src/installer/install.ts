@@ -22,6 +22,7 @@ import { cacheArchive, removeCached, type CopySink } from './cache.js';
 import { writeConvenienceLinks } from './convenience-links.js';
 import { statfsFreeBytes, writeFailure } from './disk.js';
 import { extractArchive, type ExtractResult } from './extract.js';
+import { tarGunzip } from './tar-gunzip.js';
 import { normaliseLayout } from './layout.js';
 import { ensureShims } from './own-shims.js';
 import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
@@ -122,7 +123,10 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     const extractOptions = (into: string) => ({ size: source.size, format: source.format, into, spaceDir: paths.releases, maxBytes, reserve, freeBytes, log, signal: o.signal });
     let streamed: Promise<ExtractResult> | undefined;
     const tarSink = async (): Promise<CopySink> => {
-      const pass = new PassThrough({ highWaterMark: 16 * 1024 * 1024 });
+      // tar.gz: the copy writes into the gunzip, whose write callback says the chunk was inflated;
+      // plain tar: into a buffer, which holds a copy (the parser may keep a view of a chunk)
+      const gunzip = source.format === 'tar.gz' ? tarGunzip() : null;
+      const pass = gunzip ?? new PassThrough({ highWaterMark: 16 * 1024 * 1024 });
       // one phase on the terminal, at the pace of the extraction (the copy reads ahead of it)
       const onProgress = progress && ((d: number, t: number) => progress('hash+copy+extract', d, t));
       const extraction = extractArchive({ ...extractOptions(await newStaging()), file: source.path, onProgress, stream: { stream: pass, label: source.path } });
@@ -131,11 +135,19 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       failed.catch(() => undefined);
       return {
         write: async (chunk) => {
-          if (pass.write(chunk)) return;
-          const drained = once(pass, 'drain');
+          const taken = gunzip
+            ? new Promise<void>((resolve, reject) => gunzip.write(chunk, (error) => (error ? reject(error) : resolve())))
+            : pass.write(Buffer.from(chunk))
+              ? Promise.resolve()
+              : once(pass, 'drain').then(() => undefined);
           // left pending when the extraction fails first; abort() then closes the stream
-          drained.catch(() => undefined);
-          await Promise.race([drained, failed]);
+          taken.catch(() => undefined);
+          await Promise.race([taken, failed]).catch(async (error: unknown) => {
+            // the gunzip's own error (corrupt data) also ends the extraction, which reports it as the
+            // package's fault: that error, not the raw zlib one, is what the copy fails with
+            await extraction;
+            throw error;
+          });
         },
         end: async () => {
           pass.end();

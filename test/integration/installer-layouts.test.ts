@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -69,4 +70,17 @@ describe('every format × every accepted layout', () => {
     const outcome = await installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env });
     expect(outcome.format).toBe('tar.gz');
   });
+
+  // ~15 MiB that does not compress: the copy's read buffers are reused several times over (tar.gz),
+  // and the zip's small entries and headers straddle the 1 MiB blocks they are read through
+  for (const format of FORMATS) {
+    it(`${format}: an archive of several MiB with hundreds of files is installed byte for byte`, async () => {
+      const files = Array.from({ length: 300 }, (_, i) => ({ path: `share/d${i % 7}/f${i}.bin`, content: randomBytes(40_000 + ((i * 7919) % 20_000)) }));
+      files.push({ path: 'share/big.bin', content: randomBytes(1_500_000) });
+      const entries = [...layoutEntries('documented'), ...files.map((f) => ({ type: 'file' as const, ...f }))];
+      const pkg = await writeArchive(path.join(t.dir, `many${extensionOf(format)}`), format, entries);
+      await installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env });
+      for (const f of files) expect((await readFile(path.join(t.paths.install, f.path))).equals(f.content), f.path).toBe(true);
+    });
+  }
 });
