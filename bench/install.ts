@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Run as the image runs it: through its shebang (`env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 ...`).
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const BIG_MB = Number(process.env.BENCH_MB ?? 300);
 const SMALL_MB = Number(process.env.BENCH_SMALL_MB ?? 12);
@@ -134,18 +135,18 @@ async function main(): Promise<void> {
       for (let i = 0; i < REPEAT; i++) {
         const root = path.join(work, `root-${format}-${i}`);
         const env = imageEnv({ ...process.env, INFER_ENTRY_ROOT: root, INFER_ENTRY_LOG_LEVEL: 'warn' });
-        cold.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], env), cold));
-        warm.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], env), warm));
+        cold.push(time(() => sh(MAIN, ['install', '--pkg', archive], env), cold));
+        warm.push(time(() => sh(MAIN, ['install', '--pkg', archive], env), warm));
         if (process.env.NODE_EXTRA_CA_CERTS) {
-          warmCa.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', archive], { ...env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS }), warmCa));
+          warmCa.push(time(() => sh(MAIN, ['install', '--pkg', archive], { ...env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS }), warmCa));
         }
-        verify.push(time(() => sh(process.execPath, [MAIN, 'install', '--verify', '--pkg', archive], env), verify));
+        verify.push(time(() => sh(MAIN, ['install', '--verify', '--pkg', archive], env), verify));
         await rm(root, { recursive: true, force: true });
         if (format === 'tar.gz') {
           const smallRoot = path.join(work, `root-small-${i}`);
           const smallEnv = { ...env, INFER_ENTRY_ROOT: smallRoot };
-          sh(process.execPath, [MAIN, 'install', '--pkg', smallTgz], smallEnv);
-          warmSmall.push(time(() => sh(process.execPath, [MAIN, 'install', '--pkg', smallTgz], smallEnv), warmSmall));
+          sh(MAIN, ['install', '--pkg', smallTgz], smallEnv);
+          warmSmall.push(time(() => sh(MAIN, ['install', '--pkg', smallTgz], smallEnv), warmSmall));
           await rm(smallRoot, { recursive: true, force: true });
         }
 
