@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 import { RouterError, type ForwardResult } from './types.js';
 import type { UpstreamBody } from './upstream.js';
@@ -145,8 +146,9 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
     }
     headers['x-accel-buffering'] = 'no';
     res.writeHead(result.status, headers);
-    // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
-    if (sse) res.flushHeaders();
+    // A stream's headers go out at once (clients show "connected"); a plain answer's go with its
+    // body. A chunked answer's too: its chunks may then go on as they came (writeBody).
+    if (sse || body.chunked) res.flushHeaders();
   }
   writeBody(res, body, {
     end: () => res.end(),
@@ -161,11 +163,14 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
 
 /**
  * An upstream body into a response, the upstream read paused while the response is over its
- * high-water mark. The chunks of one upstream read (llama-server sends one HTTP chunk per token,
- * and one read holds as many as arrived) leave as one chunk, written once the read is parsed, as
- * nginx does: the client parses one frame per read instead of one per token, and nothing waits
- * for more than what has already arrived. `transform` turns upstream bytes into what the client
- * reads (another protocol's framing); the ends are the caller's.
+ * high-water mark. A chunked answer to a client that reads chunked goes on as it came, whole
+ * chunks with their framing, written to the socket as each read brought them (the response's
+ * headers are out; its end() writes the last chunk): no decoding and framing again per token,
+ * which was most of the router's CPU per streamed token. Otherwise the chunks of one upstream
+ * read leave as one chunk, written once the read is parsed, as nginx does: the client parses one
+ * frame per read instead of one per token, and nothing waits for more than what has already
+ * arrived. `transform` turns upstream bytes into what the client reads (another protocol's
+ * framing); the ends are the caller's.
  */
 export function writeBody(
   res: ServerResponse,
@@ -198,6 +203,13 @@ export function writeBody(
     // Full as of the last write: at most one read more is held before the upstream pauses.
     return !res.writableNeedDrain;
   };
+  const socket = rawSocketOf(res, body, transform);
+  const onSocketDrain = () => body.resume();
+  socket?.on('drain', onSocketDrain);
+  const done = () => {
+    flush();
+    socket?.off('drain', onSocketDrain);
+  };
   body.consume({
     data: transform
       ? (chunk) => {
@@ -211,13 +223,35 @@ export function writeBody(
           buffers.push(chunk);
           return hold();
         },
+    ...(socket
+      ? {
+          raw: (chunk: Buffer) => {
+            if (res.destroyed) return true;
+            // Chunks decoded before the consumer came are still to go, and go first.
+            if (buffers.length > 0) flush();
+            return socket.write(chunk);
+          },
+        }
+      : {}),
     end: () => {
-      flush();
+      done();
       ends.end();
     },
     error: (error) => {
-      flush();
+      done();
       ends.error(error);
     },
   });
+}
+
+/**
+ * The client's socket, when the answer's chunks can be written to it as they came: chunked
+ * upstream, chunked to the client (Node chose chunked for this response: an HTTP/1.1 client and
+ * no length), headers already sent, no translation.
+ */
+function rawSocketOf(res: ServerResponse, body: UpstreamBody, transform: unknown): Socket | null {
+  if (transform || !body.chunked || !res.headersSent || res.destroyed) return null;
+  // Not in Node's typings, but part of OutgoingMessage since its beginning (as `useChunkedEncodingByDefault` is).
+  if ((res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding !== true) return null;
+  return res.socket;
 }
