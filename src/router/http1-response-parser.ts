@@ -285,7 +285,8 @@ export class ResponseParser {
     if (!this.raw || to < 0) return;
     const held = this.heldRaw;
     if (held.length === 0) {
-      if (to > from) this.events.raw(buf.subarray(from, to));
+      // Most reads are one whole chunk: the read itself goes on.
+      if (to > from) this.events.raw(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
       return;
     }
     this.heldRaw = [];
