@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 import { RouterError, type ForwardResult } from './types.js';
 import type { UpstreamBody } from './upstream.js';
@@ -148,42 +149,62 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
     // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
     if (sse) res.flushHeaders();
   }
-  writeBody(res, body, {
-    end: () => res.end(),
-    error: (error) => {
-      if (res.destroyed) return;
-      if (!sse) return void res.destroy();
-      const e = new RouterError(502, 'upstream_error', `The model stopped answering mid-stream: ${error.message}`);
-      res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
+  writeBody(
+    res,
+    body,
+    {
+      end: () => res.end(),
+      error: (error) => {
+        if (res.destroyed) return;
+        if (!sse) return void res.destroy();
+        const e = new RouterError(502, 'upstream_error', `The model stopped answering mid-stream: ${error.message}`);
+        res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
+      },
     },
-  });
+    // Flushed above, or by the loading heartbeat's first comment.
+    { headersFlushed: sse },
+  );
 }
 
 /**
- * An upstream body into a response, the upstream read paused while the response is over its
- * high-water mark. The chunks of one upstream read (llama-server sends one HTTP chunk per token,
- * and one read holds as many as arrived) leave as one chunk, written once the read is parsed, as
- * nginx does: the client parses one frame per read instead of one per token, and nothing waits
- * for more than what has already arrived. `transform` turns upstream bytes into what the client
- * reads (another protocol's framing); the ends are the caller's.
+ * An upstream body into a response, the upstream read paused while the client is over its
+ * high-water mark. When Node chose chunked for the response (an HTTP/1.1 client, no length), its
+ * chunks are written to the client's socket here, headers first, and its end() writes the last
+ * chunk: a chunked upstream answer goes on as it came (whole chunks with their framing, as each
+ * read brought them), a translated one (`transform`: another protocol's framing) as one chunk per
+ * upstream read. No decoding and framing again per token, which was most of the router's CPU per
+ * streamed token. Otherwise (a length, or an HTTP/1.0 client) the chunks of one upstream read are
+ * written to the response as one, once the read is parsed, as nginx does: nothing waits for more
+ * than what has already arrived. The ends are the caller's.
  */
 export function writeBody(
   res: ServerResponse,
   body: UpstreamBody,
   ends: { end(): void; error(error: Error): void },
-  transform?: (chunk: Buffer) => string,
+  options: { transform?: (chunk: Buffer) => string; headersFlushed?: boolean } = {},
 ): void {
-  res.on('drain', () => body.resume());
+  const transform = options.transform;
+  const socket = chunkedSocketOf(res, body, transform !== undefined, options.headersFlushed === true);
+  // The client's socket refused our last direct write; its drain (or the response's) reads on.
+  let full = false;
+  const resume = () => {
+    full = false;
+    body.resume();
+  };
+  res.on('drain', resume);
+  socket?.on('drain', resume);
   let buffers: Buffer[] = [];
   let text = '';
   let scheduled = false;
+  const gone = () => res.destroyed || (socket !== null && socket.destroyed);
   const flush = () => {
     scheduled = false;
-    if (res.destroyed) {
+    if (gone()) {
       buffers = [];
       text = '';
-    } else if (transform) {
-      if (text !== '') res.write(text);
+    } else if (text !== '') {
+      if (socket) full = !socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+      else res.write(text);
       text = '';
     } else if (buffers.length > 0) {
       res.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
@@ -196,28 +217,57 @@ export function writeBody(
       queueMicrotask(flush);
     }
     // Full as of the last write: at most one read more is held before the upstream pauses.
-    return !res.writableNeedDrain;
+    return !res.writableNeedDrain && !full;
+  };
+  const done = () => {
+    flush();
+    socket?.off('drain', resume);
   };
   body.consume({
     data: transform
       ? (chunk) => {
           const out = transform(chunk);
-          if (out === '' || res.destroyed) return true;
+          if (out === '' || gone()) return true;
           text = text === '' ? out : text + out;
           return hold();
         }
       : (chunk) => {
-          if (res.destroyed) return true;
+          if (gone()) return true;
           buffers.push(chunk);
           return hold();
         },
+    ...(socket && !transform
+      ? {
+          raw: (chunk: Buffer) => {
+            if (gone()) return true;
+            // Chunks decoded before the consumer came are still to go, and go first.
+            if (buffers.length > 0) flush();
+            full = !socket.write(chunk);
+            return !full;
+          },
+        }
+      : {}),
     end: () => {
-      flush();
+      done();
       ends.end();
     },
     error: (error) => {
-      flush();
+      done();
       ends.error(error);
     },
   });
+}
+
+/**
+ * The client's socket, with the response's headers sent, when this response is chunked (Node's
+ * choice, made by writeHead) and its chunks are ours to frame: a chunked upstream answer, or a
+ * translated one.
+ */
+function chunkedSocketOf(res: ServerResponse, body: UpstreamBody, translated: boolean, headersFlushed: boolean): Socket | null {
+  if ((!translated && !body.chunked) || res.destroyed || !res.socket) return null;
+  // Not in Node's typings, but part of OutgoingMessage since its beginning (as `useChunkedEncodingByDefault` is).
+  if ((res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding !== true) return null;
+  // (`headersSent` is true once writeHead ran, before the headers are on the wire.)
+  if (!headersFlushed) res.flushHeaders();
+  return res.socket;
 }

@@ -1,11 +1,19 @@
 /**
- * Connections to the instances: one keep-alive undici pool per instance (no Nagle, no
- * compression). Answers come through undici's dispatch handler straight to one consumer (no
- * Readable and pipe per answer), with backpressure both ways. Nothing here queues or retries.
+ * Connections to the instances: one keep-alive pool per instance (no Nagle, no compression), an
+ * HTTP/1.1 exchange per request written in one go and parsed as it arrives. Answers go straight
+ * to one consumer, with backpressure both ways; a chunked answer can be handed on undecoded
+ * (`BodySink.raw`). Nothing here queues or retries, except a request whose reused connection
+ * turned out closed before it answered (a keep-alive close racing our write), sent again once on
+ * a new connection.
+ *
+ * Why not undici (which this used before): a streamed token went through its parser, its
+ * handler chain and then Node's chunked framing again; passing the chunk on as received took the
+ * router's CPU per token from ~5 to ~2 µs and per small request ~30 % lower (bench/README.md,
+ * section router). The upstream is always llama-server on loopback, HTTP/1.1, no TLS, no
+ * redirects, no compression: the client needed is small.
  */
-import type { Dispatcher } from 'undici';
-
-import { Pool } from './undici-pool.js';
+import { ConnectionPool, type Connection, type ConnectionUser } from './upstream-pool.js';
+import { Framing, ParseError, ResponseParser, type ResponseEvents, type ResponseHead } from './http1-response-parser.js';
 
 export interface UpstreamTarget {
   name: string;
@@ -25,6 +33,11 @@ export interface UpstreamResponse {
 export interface BodySink {
   /** One chunk; false = the reader is full: the upstream read pauses until `body.resume()`. */
   data(chunk: Buffer): boolean;
+  /**
+   * Given, a chunked answer comes here undecoded instead of to `data`: whole chunks with their
+   * framing, never the last chunk (the consumer writes its own). Same return as `data`.
+   */
+  raw?(chunk: Buffer): boolean;
   end(): void;
   /** Upstream failed mid-body, or the request was aborted (client gone). */
   error(error: Error): void;
@@ -32,6 +45,8 @@ export interface BodySink {
 
 /** The body of one upstream answer, read by exactly one consumer. */
 export interface UpstreamBody {
+  /** The answer is chunked: a sink with `raw` gets it undecoded. */
+  readonly chunked: boolean;
   /** Attach the consumer; chunks that arrived before are delivered first. */
   consume(sink: BodySink): void;
   /** The consumer drained: read upstream again. */
@@ -48,19 +63,17 @@ export interface UpstreamBody {
 export const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length', 'accept-encoding']);
 
 export class Upstreams {
-  private readonly pools = new Map<string, { key: string; pool: Pool }>();
+  private readonly pools = new Map<string, ConnectionPool>();
 
-  private poolOf(target: UpstreamTarget): Pool {
+  private poolOf(target: UpstreamTarget): ConnectionPool {
     const known = this.pools.get(target.name);
-    // The port is what changes on a restart; the origin string is only built when a pool is made.
-    if (known && known.key === `${target.host}:${target.port}`) return known.pool;
-    if (known) void known.pool.close().catch(() => undefined);
-    const origin = `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-    // Long generations: no body or headers timeout; the client's disconnect aborts instead. Idle
-    // sockets close after 4 s, before llama-server's own 5 s keep-alive does (a socket it closed
-    // under us would fail the next request), and so a burst's sockets do not stay with the idle router.
-    const pool = new Pool(origin, { connections: 256, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, connect: { noDelay: true } as never });
-    this.pools.set(target.name, { key: `${target.host}:${target.port}`, pool });
+    // The port is what changes on a restart.
+    if (known && known.port === target.port && known.host === target.host) return known;
+    known?.destroy();
+    // Idle connections close after 4 s, before llama-server's own 5 s keep-alive does (a connection
+    // it closed under us would fail the next request), and so a burst's do not stay with the idle router.
+    const pool = new ConnectionPool(target.host, target.port, 4_000);
+    this.pools.set(target.name, pool);
     return pool;
   }
 
@@ -68,40 +81,51 @@ export class Upstreams {
     target: UpstreamTarget,
     options: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array; signal: AbortSignal },
   ): Promise<UpstreamResponse> {
-    const headers: Record<string, string> = {};
+    if (!TOKEN.test(options.method) || UNSAFE_IN_PATH.test(options.path)) return refused();
+    let head = `${options.method} ${options.path} HTTP/1.1\r\nhost: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}\r\n`;
     if (options.headers) {
       for (const k in options.headers) {
         const name = k.toLowerCase();
-        if (!HOP_HEADERS.has(name) && name !== 'authorization') headers[name] = options.headers[k]!;
+        if (HOP_HEADERS.has(name) || name === 'authorization') continue;
+        const value = options.headers[k]!;
+        if (!HEADER_NAME.test(name) || UNSAFE_IN_VALUE.test(value)) return refused();
+        head += `${name}: ${value}\r\n`;
       }
     }
-    if (target.apiKey) headers.authorization = `Bearer ${target.apiKey}`;
-    const body = options.body;
-    const call = new UpstreamCall(options.signal);
-    this.poolOf(target).dispatch(
-      {
-        method: options.method as Dispatcher.HttpMethod,
-        path: options.path,
-        headers,
-        body: body && body.byteLength > 0 ? (Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)) : null,
-      },
-      call,
-    );
+    if (target.apiKey) {
+      if (UNSAFE_IN_VALUE.test(target.apiKey)) return refused();
+      head += `authorization: Bearer ${target.apiKey}\r\n`;
+    }
+    const body = options.body && options.body.byteLength > 0 ? options.body : undefined;
+    if (body || !NO_BODY_METHODS.has(options.method)) head += `content-length: ${body?.byteLength ?? 0}\r\n`;
+    head += '\r\n';
+    const call = new UpstreamCall(this.poolOf(target), head, body, options.method === 'HEAD', options.signal);
     return call.response;
   }
 
-  /** Drop the pool of an instance that stopped (its sockets are dead anyway). */
+  /** Drop the pool of an instance that stopped (its connections are dead anyway). */
   forget(name: string): void {
     const known = this.pools.get(name);
     if (!known) return;
     this.pools.delete(name);
-    void known.pool.destroy().catch(() => undefined);
+    known.destroy();
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy().catch(() => undefined)));
+    for (const pool of this.pools.values()) pool.destroy();
     this.pools.clear();
   }
+}
+
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+// No request line or header is made of a path or value that would end it early.
+const TOKEN = /^[A-Z]+$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const UNSAFE_IN_PATH = /[\x00-\x20\x7f]/;
+const UNSAFE_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+function refused(): Promise<never> {
+  return Promise.reject(new Error('a request line or header with a control character was not sent upstream'));
 }
 
 const enum State {
@@ -112,31 +136,70 @@ const enum State {
 }
 
 /**
- * undici's handler and the answer's body in one object, listening to the client's signal itself
- * (as an EventListener object: no closure per request). Until a consumer attaches, arrived chunks
- * are held with the socket paused, so nothing is buffered beyond one read.
+ * One exchange: the request, the parser of its answer, and the answer's body for its one
+ * consumer. Listens to the client's signal itself (an EventListener object: no closure per
+ * request). Until a consumer attaches, arrived chunks are held with the socket paused, so nothing
+ * is buffered beyond one read.
  */
-class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamBody {
+class UpstreamCall implements UpstreamBody, ConnectionUser, ResponseEvents {
   readonly response: Promise<UpstreamResponse>;
+  chunked = false;
   private resolve!: (response: UpstreamResponse) => void;
   private reject!: (error: Error) => void;
   private state = State.Waiting;
-  private controller: Dispatcher.DispatchController | null = null;
+  private connection: Connection | null = null;
+  private parser: ResponseParser;
+  private answerHead: ResponseHead | null = null;
   private sink: BodySink | null = null;
-  private held: Buffer[] | null = null;
+  private held: Array<{ chunk: Buffer; raw: boolean }> | null = null;
   /** The consumer said it is full; only its resume() reads on. */
   private full = false;
+  private gotBytes = false;
+  private retried = false;
+  private wasReused = false;
   private failure: Error | null = null;
   private abortedBySignal = false;
   private settledFns: Array<(aborted: boolean) => void> | null = null;
 
-  constructor(private readonly signal: AbortSignal) {
+  constructor(
+    private readonly pool: ConnectionPool,
+    private readonly requestHead: string,
+    private readonly body: Uint8Array | undefined,
+    private readonly headRequest: boolean,
+    private readonly signal: AbortSignal,
+  ) {
     this.response = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
-    if (signal.aborted) this.handleEvent();
-    else signal.addEventListener('abort', this, { once: true });
+    this.parser = new ResponseParser(this, headRequest);
+    if (signal.aborted) {
+      this.handleEvent();
+      return;
+    }
+    signal.addEventListener('abort', this, { once: true });
+    this.send(false);
+  }
+
+  private send(fresh: boolean): void {
+    let connection: Connection;
+    try {
+      connection = this.pool.take(this, fresh);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    this.connection = connection;
+    this.wasReused = connection.reused;
+    const socket = connection.socket;
+    if (this.body) {
+      socket.cork();
+      socket.write(this.requestHead, 'latin1');
+      socket.write(this.body);
+      socket.uncork();
+    } else {
+      socket.write(this.requestHead, 'latin1');
+    }
   }
 
   /** The client's signal fired. */
@@ -145,61 +208,103 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamBody {
     this.destroy(abortError());
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.state === State.Failed) controller.abort(this.failure!);
-  }
+  // ---- the connection's events
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    if (this.state !== State.Waiting) return;
-    this.state = State.Open;
-    this.resolve({ status: statusCode, headers, body: this });
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.state !== State.Open) return;
-    if (this.sink) {
-      if (!this.sink.data(chunk)) {
-        this.full = true;
-        controller.pause();
-      }
+  onData(chunk: Buffer): void {
+    this.gotBytes = true;
+    try {
+      this.parser.feed(chunk);
+    } catch (error) {
+      // Bytes after a complete answer only cost the connection; anything else fails the answer.
+      if (this.parser.done) this.release(false);
+      else this.fail(error instanceof ParseError ? new Error(`the model's instance sent an answer the router cannot read: ${error.message}`) : (error as Error));
       return;
     }
-    (this.held ??= []).push(chunk);
-    controller.pause();
+    if (this.parser.done) this.release(this.answerHead?.keepAlive === true);
   }
 
-  onResponseEnd(): void {
+  onClosed(error: Error | null): void {
+    this.connection = null;
+    if (this.state === State.Ended || this.state === State.Failed) return;
+    if (this.state === State.Waiting && !this.gotBytes && !this.retried && this.wasReused) {
+      // A keep-alive connection the server closed as we wrote: nothing was processed; once more, on a new one.
+      this.retried = true;
+      this.send(true);
+      return;
+    }
+    try {
+      this.parser.finish();
+    } catch (cut) {
+      this.fail(error ?? (cut as Error));
+    }
+  }
+
+
+  // ---- the parser's events
+
+  head(head: ResponseHead): void {
+    if (this.state !== State.Waiting) return;
+    this.state = State.Open;
+    this.answerHead = head;
+    this.chunked = head.framing === Framing.Chunked;
+    this.resolve({ status: head.status, headers: head.headers, body: this });
+  }
+
+  data(chunk: Buffer): void {
+    this.deliver(chunk, false);
+  }
+
+  raw(chunk: Buffer): void {
+    this.deliver(chunk, true);
+  }
+
+  end(): void {
     if (this.state !== State.Open) return;
     this.state = State.Ended;
     this.settle();
     this.sink?.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.fail(error);
+  private deliver(chunk: Buffer, raw: boolean): void {
+    if (this.state !== State.Open) return;
+    const sink = this.sink;
+    if (sink) {
+      if (!(raw ? sink.raw!(chunk) : sink.data(chunk))) this.pause();
+      return;
+    }
+    (this.held ??= []).push({ chunk, raw });
+    this.pause();
   }
+
+  private pause(): void {
+    this.full = true;
+    this.connection?.socket.pause();
+  }
+
+  // ---- the body, for its consumer
 
   consume(sink: BodySink): void {
     if (this.sink) throw new Error('an upstream body has one consumer');
     this.sink = sink;
+    if (sink.raw && this.chunked) this.parser.passRaw();
     const held = this.held;
     this.held = null;
-    if (held) for (const chunk of held) if (!sink.data(chunk)) this.full = true;
+    this.full = false;
+    // Held before the consumer came: decoded (it may not take raw bytes; none are raw yet then).
+    if (held) for (const { chunk } of held) if (!sink.data(chunk)) this.full = true;
     if (this.state === State.Ended) sink.end();
     else if (this.state === State.Failed) sink.error(this.failure!);
-    else if (!this.full) this.controller?.resume();
+    else if (!this.full) this.connection?.socket.resume();
   }
 
   resume(): void {
     this.full = false;
-    if (this.state === State.Open) this.controller?.resume();
+    if (this.state === State.Open) this.connection?.socket.resume();
   }
 
   destroy(reason: Error = abortError()): void {
     if (this.state === State.Ended || this.state === State.Failed) return;
     this.fail(reason);
-    this.controller?.abort(reason);
   }
 
   text(): Promise<string> {
@@ -218,12 +323,23 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamBody {
     else (this.settledFns ??= []).push(fn);
   }
 
+  /** Done with the connection: back to the pool when the answer was read whole and may be followed. */
+  private release(reusable: boolean): void {
+    const connection = this.connection;
+    this.connection = null;
+    if (!connection) return;
+    if (reusable) connection.socket.resume();
+    this.pool.give(connection, reusable);
+  }
+
   private fail(error: Error): void {
     if (this.state === State.Ended || this.state === State.Failed) return;
     const before = this.state === State.Waiting;
     this.state = State.Failed;
     this.failure = error;
     this.held = null;
+    // A half-read answer leaves the connection out of step: it is closed, not reused.
+    this.release(false);
     this.settle();
     if (before) this.reject(error);
     else this.sink?.error(error);

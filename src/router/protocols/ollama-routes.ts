@@ -175,7 +175,7 @@ class Context {
           if (!res.destroyed) res.end(out + last);
         });
       };
-      writeBody(res, result.body, { end: close, error: close }, (chunk) => translator.push(chunk));
+      writeBody(res, result.body, { end: close, error: close }, { transform: (chunk) => translator.push(chunk) });
       return;
     }
     const upstream = await this.json(result);

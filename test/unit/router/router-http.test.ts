@@ -1,3 +1,5 @@
+import net from 'node:net';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { waitUntil } from '../supervisor/fixtures.js';
@@ -42,6 +44,23 @@ describe('router over HTTP', () => {
     const [d, r] = [await direct.text(), await routed.text()];
     expect(r).toBe(d);
     expect(r.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it('streams the same bytes to an HTTP/1.0 client, which reads until the connection closes', async () => {
+    stack = await startStack([{ name: 'a', control: { onDemand: false }, fake: { env: { FAKE_DETERMINISTIC: '1', FAKE_TOKENS: '50' } } }]);
+    await stack.supervisor.waitSettled(['a']);
+    const body = JSON.stringify({ model: 'a', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const direct = await (await fetch(`http://127.0.0.1:${stack.ports.a}/v1/chat/completions`, { method: 'POST', body })).text();
+    const { port } = new URL(stack.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.write(`POST /v1/chat/completions HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => socket.once('close', resolve));
+    const wire = Buffer.concat(chunks).toString('utf8');
+    const split = wire.indexOf('\r\n\r\n');
+    expect(wire.slice(0, split)).not.toMatch(/transfer-encoding/i);
+    expect(wire.slice(split + 4)).toBe(direct);
   });
 
   it('answers unknown models 404, bad JSON 400, oversized bodies 413, in the OpenAI error shape', async () => {

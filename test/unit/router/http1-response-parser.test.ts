@@ -1,0 +1,180 @@
+// The router's upstream answers, parsed from reads cut anywhere: decoded, and passed on raw.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { Framing, ParseError, ResponseParser, type ResponseHead } from '../../../src/router/http1-response-parser.js';
+
+interface Seen {
+  heads: ResponseHead[];
+  data: Buffer[];
+  raw: Buffer[];
+  ends: number;
+}
+
+function parser(options: { headRequest?: boolean; rawFromStart?: boolean } = {}): { p: ResponseParser; seen: Seen } {
+  const seen: Seen = { heads: [], data: [], raw: [], ends: 0 };
+  const p = new ResponseParser(
+    {
+      head: (h) => seen.heads.push(h),
+      data: (b) => seen.data.push(Buffer.from(b)),
+      raw: (b) => seen.raw.push(Buffer.from(b)),
+      end: () => seen.ends++,
+    },
+    options.headRequest,
+  );
+  if (options.rawFromStart) p.passRaw();
+  return { p, seen };
+}
+
+function feedCut(p: ResponseParser, bytes: Buffer, cuts: number[]): void {
+  let from = 0;
+  for (const cut of [...[...new Set(cuts)].sort((a, b) => a - b), bytes.length]) {
+    if (cut > from) p.feed(bytes.subarray(from, cut));
+    from = Math.max(from, cut);
+  }
+}
+
+const chunked = (pieces: string[], extra = '') =>
+  pieces.map((s) => `${Buffer.byteLength(s).toString(16)}${extra}\r\n${s}\r\n`).join('');
+
+const SSE = Array.from({ length: 12 }, (_, i) => `data: {"choices":[{"delta":{"content":"tök${i}"}}]}\n\n`);
+const STREAM_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n';
+const STREAM = Buffer.from(STREAM_HEAD + chunked(SSE) + '0\r\n\r\n');
+const cuts = fc.array(fc.integer({ min: 1, max: STREAM.length - 1 }), { maxLength: 12 });
+
+/** Whole chunks only: what the client is sent must parse as complete chunks after every piece. */
+function decodeWholeChunks(bytes: Buffer): string {
+  let at = 0;
+  let out = '';
+  while (at < bytes.length) {
+    const lf = bytes.indexOf('\r\n', at);
+    expect(lf).toBeGreaterThan(at);
+    const size = parseInt(bytes.subarray(at, lf).toString('latin1'), 16);
+    expect(size).toBeGreaterThan(0);
+    const end = lf + 2 + size;
+    expect(bytes.subarray(end, end + 2).toString('latin1')).toBe('\r\n');
+    out += bytes.subarray(lf + 2, end).toString('utf8');
+    at = end + 2;
+  }
+  return out;
+}
+
+describe('upstream answer parser', () => {
+  it('reads a chunked stream the same wherever the reads cut it: headers, decoded body, one end', () => {
+    fc.assert(
+      fc.property(cuts, (at) => {
+        const { p, seen } = parser();
+        feedCut(p, STREAM, at);
+        expect(seen.heads).toHaveLength(1);
+        expect(seen.heads[0]).toMatchObject({ status: 200, framing: Framing.Chunked, keepAlive: true });
+        expect(seen.heads[0]!.headers['content-type']).toBe('text/event-stream');
+        expect(seen.heads[0]!.headers['set-cookie']).toEqual(['a', 'b']);
+        expect(Buffer.concat(seen.data).toString('utf8')).toBe(SSE.join(''));
+        expect(seen.ends).toBe(1);
+        expect(p.done).toBe(true);
+      }),
+    );
+  });
+
+  it('passes a chunked body on raw as whole chunks, never the last chunk, wherever the reads cut it', () => {
+    fc.assert(
+      fc.property(cuts, (at) => {
+        const { p, seen } = parser({ rawFromStart: true });
+        feedCut(p, STREAM, at);
+        expect(seen.data).toHaveLength(0);
+        // Each piece on its own is whole chunks: a client can be sent an error chunk after any of them.
+        for (const piece of seen.raw) decodeWholeChunks(piece);
+        expect(Buffer.concat(seen.raw).toString('latin1')).toBe(Buffer.from(chunked(SSE)).toString('latin1'));
+        expect(seen.ends).toBe(1);
+      }),
+    );
+  });
+
+  it('one raw piece per read however many chunks it holds', () => {
+    const { p, seen } = parser({ rawFromStart: true });
+    p.feed(STREAM);
+    expect(seen.raw).toHaveLength(1);
+  });
+
+  it('switches to raw only at a chunk boundary: decoded before, raw after, nothing lost or doubled', () => {
+    fc.assert(
+      fc.property(cuts, fc.nat(), (at, when) => {
+        const { p, seen } = parser();
+        const sorted = [...new Set(at)].sort((a, b) => a - b);
+        let from = 0;
+        const switchAfter = sorted.length === 0 ? 0 : when % sorted.length;
+        sorted.push(STREAM.length);
+        sorted.forEach((cut, i) => {
+          if (cut > from) p.feed(STREAM.subarray(from, cut));
+          from = Math.max(from, cut);
+          if (i === switchAfter) p.passRaw();
+        });
+        for (const piece of seen.raw) decodeWholeChunks(piece);
+        const decoded = Buffer.concat(seen.data).toString('utf8');
+        const fromRaw = seen.raw.map((r) => decodeWholeChunks(r)).join('');
+        expect(decoded + fromRaw).toBe(SSE.join(''));
+      }),
+    );
+  });
+
+  it('reads content-length answers, chunk extensions and trailers', () => {
+    const body = '{"ok":true}';
+    const a = parser();
+    feedCut(a.p, Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`), [3, 20, 40]);
+    expect(a.seen.heads[0]).toMatchObject({ framing: Framing.Length, keepAlive: true });
+    expect(Buffer.concat(a.seen.data).toString()).toBe(body);
+    expect(a.seen.ends).toBe(1);
+
+    const b = parser({ rawFromStart: true });
+    b.p.feed(Buffer.from(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunked(['ab', 'c'], ';x=1')}0\r\nx-trailer: 1\r\n\r\n`));
+    expect(decodeWholeChunks(Buffer.concat(b.seen.raw))).toBe('abc');
+    expect(b.seen.ends).toBe(1);
+  });
+
+  it('knows answers without a body, skips 100 Continue, and which connections may be reused', () => {
+    const none = (text: string, headRequest = false) => {
+      const { p, seen } = parser({ headRequest });
+      p.feed(Buffer.from(text));
+      expect(seen.ends).toBe(1);
+      expect(seen.data).toHaveLength(0);
+      return seen.heads[0]!;
+    };
+    expect(none('HTTP/1.1 204 No Content\r\n\r\n').framing).toBe(Framing.None);
+    expect(none('HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n').framing).toBe(Framing.None);
+    expect(none('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n', true).framing).toBe(Framing.None);
+    expect(none('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n').status).toBe(200);
+    expect(none('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nConnection: close\r\n\r\n').keepAlive).toBe(false);
+    expect(none('HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n').keepAlive).toBe(false);
+    expect(none('HTTP/1.0 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n').keepAlive).toBe(true);
+  });
+
+  it('a body without a length ends with the connection, and is never reused', () => {
+    const { p, seen } = parser();
+    p.feed(Buffer.from('HTTP/1.1 200 OK\r\n\r\nsome'));
+    p.feed(Buffer.from(' bytes'));
+    expect(seen.heads[0]).toMatchObject({ framing: Framing.Close, keepAlive: false });
+    expect(seen.ends).toBe(0);
+    p.finish();
+    expect(Buffer.concat(seen.data).toString()).toBe('some bytes');
+    expect(seen.ends).toBe(1);
+  });
+
+  it('refuses what is not a well-formed answer, and a connection cut mid-answer', () => {
+    const fails = (text: string | Buffer, finish = false) => {
+      const { p } = parser();
+      return () => {
+        p.feed(Buffer.from(text));
+        if (finish) p.finish();
+      };
+    };
+    expect(fails('SSH-2.0-OpenSSH\r\n\r\n')).toThrow(ParseError);
+    expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n')).toThrow(/transfer-encoding/);
+    expect(fails('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n')).toThrow(/content-length/);
+    expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')).toThrow(/not hex/);
+    expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabcd')).toThrow(/CRLF/);
+    expect(fails(`HTTP/1.1 200 OK\r\nx: ${'a'.repeat(70_000)}`)).toThrow(/too large/);
+    expect(fails('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nabEXTRA')).toThrow(/after its answer/);
+    expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab', true)).toThrow(/closed before/);
+    expect(fails('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab', true)).toThrow(/closed before/);
+  });
+});

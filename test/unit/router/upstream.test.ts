@@ -1,0 +1,149 @@
+// The router's upstream connections against a scripted TCP server on 127.0.0.1: what goes on the
+// wire, keep-alive reuse, a keep-alive close racing a request, and aborts.
+import net from 'node:net';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Upstreams, type UpstreamTarget } from '../../../src/router/upstream.js';
+
+interface Script {
+  /** Called with each complete request head (and body bytes so far) on a connection; returns what to send, or 'close'. */
+  answer(request: string, connection: number): string | 'close' | null;
+}
+
+async function scripted(script: Script): Promise<{ target: UpstreamTarget; connections: () => number; closed: () => number; requests: string[]; server: net.Server; cut: () => void }> {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  let closed = 0;
+  const requests: string[] = [];
+  const server = net.createServer((socket) => {
+    const id = ++connections;
+    sockets.add(socket);
+    let buffered = '';
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        const request = buffered.slice(0, end + 4 + length);
+        buffered = buffered.slice(end + 4 + length);
+        requests.push(request);
+        const out = script.answer(request, id);
+        if (out === 'close') socket.destroy();
+        else if (out !== null) socket.write(out);
+      }
+    });
+    socket.on('close', () => {
+      closed++;
+      sockets.delete(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  const { port } = server.address() as net.AddressInfo;
+  return { target: { name: 'm', host: '127.0.0.1', port, apiKey: 'sk-upstream' }, connections: () => connections, closed: () => closed, requests, server, cut: () => sockets.forEach((s) => s.destroy()) };
+}
+
+const servers: net.Server[] = [];
+const upstreams: Upstreams[] = [];
+afterEach(async () => {
+  for (const u of upstreams.splice(0)) await u.close();
+  for (const s of servers.splice(0)) await new Promise((resolve) => s.close(resolve));
+});
+
+function client(): Upstreams {
+  const u = new Upstreams();
+  upstreams.push(u);
+  return u;
+}
+
+const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const signal = () => new AbortController().signal;
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+describe('upstream connections', () => {
+  it('sends the request with the instance key and a length, drops hop-by-hop and client auth headers, and reuses the connection', async () => {
+    const up = await scripted({ answer: () => ok('{"n":1}') });
+    const u = client();
+    for (let i = 0; i < 3; i++) {
+      const res = await u.request(up.target, {
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: { 'content-type': 'application/json', Connection: 'close', authorization: 'Bearer client-key', 'transfer-encoding': 'chunked' },
+        body: Buffer.from('{"model":"m"}'),
+        signal: signal(),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.body.text()).toBe('{"n":1}');
+    }
+    expect(up.connections()).toBe(1);
+    const first = up.requests[0]!;
+    expect(first.startsWith('POST /v1/chat/completions HTTP/1.1\r\n')).toBe(true);
+    expect(first).toContain('authorization: Bearer sk-upstream\r\n');
+    expect(first).toContain('content-length: 13\r\n');
+    expect(first).not.toContain('client-key');
+    expect(first.toLowerCase()).not.toContain('connection:');
+    expect(first.toLowerCase()).not.toContain('transfer-encoding');
+    expect(first.endsWith('\r\n\r\n{"model":"m"}')).toBe(true);
+  });
+
+  it('sends a request again on a new connection when the kept-alive one was closed before answering', async () => {
+    // The server answers once per connection and closes it when a second request comes on it.
+    const answered = new Set<number>();
+    const up = await scripted({ answer: (_r, connection) => (answered.has(connection) ? 'close' : (answered.add(connection), ok('{}'))) });
+    const u = client();
+    const a = await u.request(up.target, { method: 'GET', path: '/props', signal: signal() });
+    await a.body.text();
+    const b = await u.request(up.target, { method: 'GET', path: '/props', signal: signal() });
+    expect(b.status).toBe(200);
+    expect(await b.body.text()).toBe('{}');
+    expect(up.connections()).toBe(2);
+  });
+
+  it('does not send again once the answer had begun: the body fails instead', async () => {
+    const up = await scripted({ answer: () => 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial' });
+    const u = client();
+    const res = await u.request(up.target, { method: 'GET', path: '/x', signal: signal() });
+    const text = res.body.text();
+    up.cut();
+    await expect(text).rejects.toThrow(/closed before the answer was complete/);
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it('a refused connection rejects the request (the router retries after the restart, not here)', async () => {
+    const up = await scripted({ answer: () => null });
+    await new Promise((resolve) => up.server.close(resolve));
+    servers.length = 0;
+    await expect(client().request(up.target, { method: 'GET', path: '/health', signal: signal() })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('an abort closes the upstream connection at once, mid-answer', async () => {
+    const up = await scripted({ answer: () => 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n' });
+    const u = client();
+    const ctl = new AbortController();
+    const res = await u.request(up.target, { method: 'POST', path: '/v1/chat/completions', body: Buffer.from('{}'), signal: ctl.signal });
+    const settled = new Promise<boolean>((resolve) => res.body.onSettled(resolve));
+    const got: string[] = [];
+    const failed = new Promise<Error>((resolve) => res.body.consume({ data: (c) => got.push(c.toString()) > 0, end: () => undefined, error: resolve }));
+    await until(() => got.length > 0);
+    ctl.abort();
+    expect((await failed).name).toBe('AbortError');
+    expect(await settled).toBe(true);
+    await until(() => up.closed() === 1);
+    expect(up.closed()).toBe(1);
+    expect(got.join('')).toBe('hello');
+  });
+
+  it('refuses to put a control character into the request line or a header', async () => {
+    const up = await scripted({ answer: () => ok('{}') });
+    const u = client();
+    await expect(u.request(up.target, { method: 'GET', path: '/a\r\nx-injected: 1', signal: signal() })).rejects.toThrow(/control character/);
+    await expect(u.request(up.target, { method: 'GET', path: '/a', headers: { accept: 'x\ny' }, signal: signal() })).rejects.toThrow(/control character/);
+    expect(up.requests).toHaveLength(0);
+  });
+});
