@@ -102,7 +102,7 @@ export class Core implements RouterCore {
       },
     );
     for (const instance of instances) this.readyPid.set(instance.name, supervisor.get(instance.name)?.pid ?? null);
-    for (const [name, props] of options.previous?.props ?? []) if (this.scheduler.has(name) && this.scheduler.snapshot(name).warm) this.props.set(name, props);
+    for (const [name, props] of options.previous?.props ?? []) if (this.scheduler.has(name) && this.scheduler.isWarm(name)) this.props.set(name, props);
     this.unsubscribe = supervisor.onTransition((event) => {
       if (event.to === 'ready') this.readyPid.set(event.instance, event.pid);
       if (event.to === 'stopped' || event.to === 'failed' || event.to === 'backoff') {
@@ -114,7 +114,7 @@ export class Core implements RouterCore {
 
   /** Warmed by this core, and still the same process (a reload hands this on). */
   isWarm(name: string): boolean {
-    return this.scheduler.has(name) && this.scheduler.snapshot(name).warm && this.readyPid.get(name) === this.options.supervisor.get(name)?.pid;
+    return this.scheduler.has(name) && this.scheduler.isWarm(name) && this.readyPid.get(name) === this.options.supervisor.get(name)?.pid;
   }
 
   models(): ModelInfo[] {
@@ -136,7 +136,7 @@ export class Core implements RouterCore {
     const instance = this.instanceOf(request.model);
     const started = this.options.clock.now();
     for (let attempt = 0; ; attempt++) {
-      const cold = !this.scheduler.snapshot(instance.name).warm;
+      const cold = !this.scheduler.isWarm(instance.name);
       const grant = await this.scheduler.submit({
         model: instance.name,
         client: request.client,

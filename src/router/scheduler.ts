@@ -60,6 +60,11 @@ export class Scheduler {
     return this.models.has(name);
   }
 
+  /** Ready and warmed: what every forwarded request asks (without building a snapshot). */
+  isWarm(name: string): boolean {
+    return this.need(name).warm;
+  }
+
   snapshot(name: string) {
     const m = this.need(name);
     return {
