@@ -40,6 +40,8 @@ export interface Router {
   routes: RouteTable;
   metrics: RouterMetrics;
   listener: Listener;
+  /** Measured VRAM (with a GPU probe): one store per file, handed from a router to the one replacing it. */
+  vramStore: VramStore | undefined;
   /** Listen on settings.host:port. */
   start(): Promise<AddressInfo>;
   /**
@@ -69,9 +71,10 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
   const instances = options.instances.map((i) =>
     i.control.gpus.includes('*') ? { ...i, control: { ...i.control, gpus: Object.keys(settings.gpuBudgetMb) } } : i,
   );
-  const vram = gpu
-    ? new VramLearner({ store: await VramStore.open(options.vramStateFile, log), probe: gpu, keys: new Map(instances.map((i) => [i.name, i.vramKey ?? ''])), log })
-    : undefined;
+  // The store is taken over on a reload, not opened again: two stores of one file, the old router's
+  // still measuring while it drains, would write over each other (and share one temp file name).
+  const vramStore = gpu ? (options.previous?.vramStore ?? (await VramStore.open(options.vramStateFile, log))) : undefined;
+  const vram = gpu && vramStore ? new VramLearner({ store: vramStore, probe: gpu, keys: new Map(instances.map((i) => [i.name, i.vramKey ?? ''])), log }) : undefined;
   let core: Core | undefined;
   const metrics = createRouterMetrics(() =>
     core ? core.models().map((m) => ({ model: m.id, queued: m.queued, inFlight: m.inFlight, measuredVramMb: m.vramMeasured ? m.vramMb : null })) : [],
@@ -107,6 +110,7 @@ export async function createRouter(options: RouterOptions): Promise<Router> {
     core: ready,
     routes,
     metrics,
+    vramStore,
     get listener() {
       return live;
     },

@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { waitUntil } from '../supervisor/fixtures.js';
 import { fakeSmi, type FakeSmi } from './fake-smi.js';
-import { chat, startStack, type Stack } from './http-harness.js';
+import { silentLogger } from '../../../src/log.js';
+import { createRouter } from '../../../src/router/router.js';
+import { chat, settings, startStack, type Stack } from './http-harness.js';
 
 let stack: Stack | undefined;
 let smi: FakeSmi;
@@ -60,6 +62,30 @@ describe('router VRAM', () => {
     expect(stack.spawns('a')).toBe(1);
     await waitUntil(() => saved()?.instances.a?.vram_mb === 3000, 10_000, 'a saved');
     expect(saved()!.instances.a!.key).toBe('key-a');
+  });
+
+  it('a reload hands the measurements to the new router: one store writes the file, nothing measured is lost', async () => {
+    stack = await startStack([{ name: 'a', control: { vramMb: 8000, gpus: ['0'] }, vramKey: 'key-a' }], {}, [], { gpu: smi.probe, vramStateFile: stateFile });
+    smi.addProcess(stack.pidFile('a'), 3000);
+    expect((await chat(stack.url, 'a')).status).toBe(200);
+    await waitUntil(() => stack!.router.core.resolve('a')!.vramMeasured === true, 10_000, 'a measured');
+    const previous = stack.router;
+    const next = await createRouter({
+      supervisor: stack.supervisor,
+      instances: [{ name: 'a', host: '127.0.0.1', port: stack.ports.a!, control: { ...previous.core.instanceOf('a').control }, vramKey: 'key-a' }],
+      settings: settings({ port: 0 }),
+      log: silentLogger(),
+      gpu: smi.probe,
+      vramStateFile: stateFile,
+      previous,
+    });
+    try {
+      // The same store, not a second reader of a file the first may not have written yet.
+      expect(next.vramStore).toBe(previous.vramStore);
+      expect(next.core.resolve('a')).toMatchObject({ vramMb: 3000, vramMeasured: true });
+    } finally {
+      await next.close();
+    }
   });
 
   it('trusts a saved measurement only for the same config, and survives a corrupt file', async () => {
