@@ -14,9 +14,14 @@
  */
 import fs from 'node:fs';
 
-const BLOCK_BYTES = 256 * 1024;
-/** Written blocks kept for reuse: enough for a flood's steady state, little held after it. */
+/** A 64 KiB read of 100-byte lines makes ~135 KiB of events: several batches fit in a block. */
+const BLOCK_BYTES = 1024 * 1024;
+/**
+ * Written blocks kept for reuse: about what a flood has queued at once (the supervisor pauses its
+ * pipes at 1 MiB unwritten), dropped once the writer has been idle for IDLE_TRIM_MS.
+ */
 const SPARE_BLOCKS = 2;
+const IDLE_TRIM_MS = 1000;
 /** A pipe whose reader is slow (EAGAIN): try again after this long. */
 const RETRY_MS = 10;
 const IOV_MAX = 1024;
@@ -44,6 +49,8 @@ export class LogWriter {
   #retry: NodeJS.Timeout | null = null;
   #block: Block | null = null;
   #spares: Block[] = [];
+  #trim: NodeJS.Timeout | null = null;
+  #writesSinceTrim = 0;
   /** The descriptor failed with something other than EAGAIN (EPIPE: nobody reads any more): drop everything. */
   #broken = false;
   #onWritten = new Set<() => void>();
@@ -128,6 +135,7 @@ export class LogWriter {
   }
 
   #reserve(length: number): Piece {
+    // a batch this large (lines of a few bytes each) gets a buffer of its own
     if (length > BLOCK_BYTES / 2) return { bytes: Buffer.allocUnsafeSlow(length), block: null };
     let block = this.#block;
     if (block === null || block.bytes.length - block.at < length) {
@@ -163,6 +171,7 @@ export class LogWriter {
     this.#queue = this.#queue.length === 0 ? pieces : pieces.concat(this.#queue);
     if (error === null) {
       this.#consume(this.#queue, written);
+      this.#writesSinceTrim++;
       this.#kick();
     } else if (error.code === 'EAGAIN') {
       this.#retry = setTimeout(() => {
@@ -197,8 +206,22 @@ export class LogWriter {
     if (block === null || --block.outstanding > 0) return;
     // the block being filled starts over; a full one is kept for reuse, up to a few
     block.at = 0;
-    if (block !== this.#block && this.#spares.length < SPARE_BLOCKS) this.#spares.push(block);
+    if (block === this.#block || this.#spares.length >= SPARE_BLOCKS) return;
+    this.#spares.push(block);
+    this.#trim ??= setTimeout(this.#trimWhenIdle, IDLE_TRIM_MS).unref();
   }
+
+  /** A flood is over once a whole period passed without a write: its spare blocks are not kept. */
+  readonly #trimWhenIdle = () => {
+    this.#trim = null;
+    if (this.#writesSinceTrim > 0) {
+      this.#writesSinceTrim = 0;
+      this.#trim = setTimeout(this.#trimWhenIdle, IDLE_TRIM_MS).unref();
+      return;
+    }
+    this.#spares = [];
+    if (this.#block?.outstanding === 0) this.#block = null;
+  };
 
   #drop(): void {
     this.#broken = true;
