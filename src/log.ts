@@ -214,18 +214,43 @@ const PIECE_CHARS = 16 * 1024;
 /**
  * Lines in `bytes` (each ended by '\n', none longer than maxChars) when all of them are printable
  * ASCII without '"' or '\\', the JSON string of which is the bytes themselves; -1 otherwise.
+ * Four bytes at a time: a word with no byte below 0x20 (so no newline either), none from 0x7f up,
+ * no '"' and no '\\' is skipped with a few integer operations (half the time of a byte loop);
+ * the others, one in about 25 for 100-byte lines, are looked at byte by byte.
  */
 export function plainLineCount(bytes: Buffer, maxChars: number): number {
   let count = 0;
   let lineStart = 0;
-  for (let i = 0; i < bytes.length; i++) {
+  /** Whether the byte at i keeps the lines plain; counts the line it ends. */
+  const plain = (i: number): boolean => {
     const b = bytes[i]!;
-    if (b >= 0x20 && b <= 0x7e && b !== 0x22 && b !== 0x5c) continue;
-    if (b !== 0x0a || i - lineStart > maxChars) return -1;
+    if (b >= 0x20 && b <= 0x7e && b !== 0x22 && b !== 0x5c) return true;
+    if (b !== 0x0a || i - lineStart > maxChars) return false;
     count++;
     lineStart = i + 1;
+    return true;
+  };
+  const n = bytes.length;
+  const head = Math.min(n, (4 - (bytes.byteOffset & 3)) & 3);
+  let i = 0;
+  for (; i < head; i++) if (!plain(i)) return -1;
+  const words = (n - i) >>> 2;
+  if (words > 0) {
+    const w32 = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let k = 0; k < words; k++) {
+      const w = w32[k]!;
+      const quote = w ^ 0x22222222;
+      const backslash = w ^ 0x5c5c5c5c;
+      const del = w ^ 0x7f7f7f7f;
+      // the 0x80 bit of a byte: below 0x20, equal to '"', '\\' or 0x7f (a zero after the xor), or from 0x80 up
+      const suspect = ((w - 0x20202020) & ~w) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | ((del - 0x01010101) & ~del) | w;
+      if ((suspect & 0x80808080) === 0) continue;
+      const at = i + k * 4;
+      if (!plain(at) || !plain(at + 1) || !plain(at + 2) || !plain(at + 3)) return -1;
+    }
   }
-  return lineStart === bytes.length ? count : -1;
+  for (i += words * 4; i < n; i++) if (!plain(i)) return -1;
+  return lineStart === n ? count : -1;
 }
 
 /** Bytes the logger's destination holds that are not written yet (0 for a synchronous one). */

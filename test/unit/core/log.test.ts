@@ -80,6 +80,19 @@ describe('batched instance lines', () => {
     for (const text of ['a "quoted" word\n', 'back\\slash\n', 'tab\there\n', 'crlf\r\n', 'ünï\n', 'unended', `${'y'.repeat(20)}\n`]) {
       expect(plainLineCount(Buffer.from(text), 16)).toBe(-1);
     }
+    // anywhere in a longer run of lines, at every alignment of the buffer
+    const lines = Buffer.from(`${'plain line of text\n'.repeat(4)}`);
+    for (let offset = 0; offset < 4; offset++) {
+      const at = (text: Buffer) => Buffer.concat([Buffer.alloc(offset), text]).subarray(offset);
+      expect(plainLineCount(at(lines), 64)).toBe(4);
+      for (let i = 0; i < lines.length; i++) {
+        for (const bad of [0x22, 0x5c, 0x09, 0x0d, 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff]) {
+          const copy = Buffer.from(lines);
+          copy[i] = bad;
+          expect(plainLineCount(at(copy), 64)).toBe(-1);
+        }
+      }
+    }
   });
 
   it('respect the level, and a logger not made by createLogger keeps one step', () => {
