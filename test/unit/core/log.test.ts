@@ -62,12 +62,13 @@ describe('batched instance lines', () => {
   });
 
   it('are the same lines when written from the bytes as read (fd destination)', async () => {
-    const messages = ['plain line', '', "it's {json}-like: [1, 2]", 'x'.repeat(300)];
+    // more than one piece of the batch (16 KiB), and a name that is neither plain ASCII nor free of '$'
+    const messages = ['plain line', '', "it's {json}-like: [1, 2]", 'x'.repeat(300), ...Array.from({ length: 400 }, (_, i) => `line ${i} ${'z'.repeat(50)}`)];
     const bytes = Buffer.from(messages.map((m) => `${m}\n`).join(''));
     expect(plainLineCount(bytes, 8192)).toBe(messages.length);
     const script = `
       import { createLogger, linesLogger, withStep } from ${JSON.stringify(path.resolve('dist/src/log.js'))};
-      const log = withStep(createLogger({ destination: 1, pretty: false, level: 'info' }), 'instance', { instance: 'a$&', stream: 'stdout' });
+      const log = withStep(createLogger({ destination: 1, pretty: false, level: 'info' }), 'instance', { instance: 'a$&é', stream: 'stdout' });
       for (const m of ${JSON.stringify(messages)}) log.info(m);
       linesLogger(log, 'info').bytes(Buffer.from(${JSON.stringify(bytes.toString())}), ${messages.length});
     `;
