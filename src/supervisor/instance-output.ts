@@ -13,13 +13,13 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { linesLogger, pendingLogBytes, plainLineCount, withStep } from '../log.js';
+import { linesLogger, onLogWritten, pendingLogBytes, plainLineCount, withStep } from '../log.js';
 import { ChunkRedactor } from './chunk-redactor.js';
 import { LineRing, MAX_LINE_CHARS, eachLine, toLines, type Lines } from './output.js';
 
 /** Bytes a sink (log file, daemon log) may hold unwritten before reading pauses. */
 const MAX_UNWRITTEN_BYTES = 1024 * 1024;
-const RESUME_POLL_MS = 1;
+const RESUME_POLL_MS = 10;
 const NEWLINE = Buffer.from('\n');
 
 type Which = 'stdout' | 'stderr';
@@ -51,6 +51,12 @@ export class InstanceOutput {
   received = 0;
   paused = 0;
   resumed = 0;
+  /** Pipes paused for a slow sink, each resumed once a sink's write brings them under the bound. */
+  #blocked = new Set<() => void>();
+  #offLogWritten: (() => void) | null = null;
+  readonly #progress = () => {
+    for (const resume of this.#blocked) resume();
+  };
   /** Write the lines of a chunk as the daemon's log events, in a few large writes. */
   readonly #events: Record<Which, ReturnType<typeof linesLogger>>;
 
@@ -106,33 +112,44 @@ export class InstanceOutput {
     this.#pipes.add(pipe);
     let markDone = () => undefined as void;
     const done = new Promise<void>((resolve) => (markDone = resolve));
-    let resumeTimer: NodeJS.Timeout | null = null;
-    const resumeWhenWritten = () => {
-      resumeTimer = null;
-      if (this.#unwritten() > MAX_UNWRITTEN_BYTES) resumeTimer = setTimeout(resumeWhenWritten, RESUME_POLL_MS);
-      else {
-        this.paused--;
-        this.resumed++;
-        stream.resume();
-      }
+    // Paused while the sinks hold too much: resumed as soon as a write brings them under the bound
+    // (a timer's millisecond, while the pipe is full, holds the child back), with a slow poll besides
+    // for a sink that stops reporting (a log file that failed).
+    let paused = false;
+    let poll: NodeJS.Timeout | null = null;
+    const unpause = () => {
+      paused = false;
+      clearTimeout(poll!);
+      poll = null;
+      this.#unblock(resume);
+      this.paused--;
+    };
+    const resume = () => {
+      if (!paused || this.#unwritten() > MAX_UNWRITTEN_BYTES) return;
+      unpause();
+      this.resumed++;
+      stream.resume();
+    };
+    const pollResume = () => {
+      poll = setTimeout(pollResume, RESUME_POLL_MS);
+      resume();
     };
     stream.on('data', (chunk: Buffer) => {
       this.received += chunk.length;
       this.#chunk(pipe, pipe.redactor.idle ? chunk : pipe.redactor.push(chunk));
-      if (resumeTimer === null && this.#unwritten() > MAX_UNWRITTEN_BYTES) {
+      if (!paused && this.#unwritten() > MAX_UNWRITTEN_BYTES) {
         stream.pause();
+        paused = true;
         this.paused++;
-        resumeTimer = setTimeout(resumeWhenWritten, RESUME_POLL_MS);
+        this.#block(resume);
+        poll = setTimeout(pollResume, RESUME_POLL_MS);
       }
     });
     let ended = false;
     const finish = () => {
       if (ended) return;
       ended = true;
-      if (resumeTimer !== null) {
-        clearTimeout(resumeTimer);
-        this.paused--;
-      }
+      if (paused) unpause();
       this.#chunk(pipe, pipe.redactor.end());
       this.#endLine(pipe, pipe.decoder.end());
       this.#pipes.delete(pipe);
@@ -160,6 +177,19 @@ export class InstanceOutput {
     const bytes = Buffer.from(`${raw}\n`);
     this.#writeFile([bytes]);
     this.#lines(toLines(`${raw}\n`), 'stderr');
+  }
+
+  #block(resume: () => void): void {
+    if (this.#blocked.size === 0) this.#offLogWritten = onLogWritten(this.log, this.#progress);
+    this.#blocked.add(resume);
+  }
+
+  #unblock(resume: () => void): void {
+    this.#blocked.delete(resume);
+    if (this.#blocked.size === 0) {
+      this.#offLogWritten?.();
+      this.#offLogWritten = null;
+    }
   }
 
   /** Bytes the sinks were given but have not written yet. */
@@ -243,7 +273,9 @@ export class InstanceOutput {
         void this.closeFile();
       });
     }
-    for (const piece of pieces) this.#file.write(piece);
+    const last = pieces.length - 1;
+    for (let i = 0; i < last; i++) this.#file.write(pieces[i]);
+    this.#file.write(pieces[last], this.#progress);
   }
 
   /** Flush and close the log file (reopened by the next line); resolves once the data is written. */

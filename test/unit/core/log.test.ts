@@ -62,12 +62,13 @@ describe('batched instance lines', () => {
   });
 
   it('are the same lines when written from the bytes as read (fd destination)', async () => {
-    const messages = ['plain line', '', "it's {json}-like: [1, 2]", 'x'.repeat(300)];
+    // more than one piece of the batch (16 KiB), and a name that is neither plain ASCII nor free of '$'
+    const messages = ['plain line', '', "it's {json}-like: [1, 2]", 'x'.repeat(300), ...Array.from({ length: 400 }, (_, i) => `line ${i} ${'z'.repeat(50)}`)];
     const bytes = Buffer.from(messages.map((m) => `${m}\n`).join(''));
     expect(plainLineCount(bytes, 8192)).toBe(messages.length);
     const script = `
       import { createLogger, linesLogger, withStep } from ${JSON.stringify(path.resolve('dist/src/log.js'))};
-      const log = withStep(createLogger({ destination: 1, pretty: false, level: 'info' }), 'instance', { instance: 'a$&', stream: 'stdout' });
+      const log = withStep(createLogger({ destination: 1, pretty: false, level: 'info' }), 'instance', { instance: 'a$&é', stream: 'stdout' });
       for (const m of ${JSON.stringify(messages)}) log.info(m);
       linesLogger(log, 'info').bytes(Buffer.from(${JSON.stringify(bytes.toString())}), ${messages.length});
     `;
@@ -79,6 +80,19 @@ describe('batched instance lines', () => {
   it('take the bytes as they are only when no line needs escaping, cleaning or cutting', () => {
     for (const text of ['a "quoted" word\n', 'back\\slash\n', 'tab\there\n', 'crlf\r\n', 'ünï\n', 'unended', `${'y'.repeat(20)}\n`]) {
       expect(plainLineCount(Buffer.from(text), 16)).toBe(-1);
+    }
+    // anywhere in a longer run of lines, at every alignment of the buffer
+    const lines = Buffer.from(`${'plain line of text\n'.repeat(4)}`);
+    for (let offset = 0; offset < 4; offset++) {
+      const at = (text: Buffer) => Buffer.concat([Buffer.alloc(offset), text]).subarray(offset);
+      expect(plainLineCount(at(lines), 64)).toBe(4);
+      for (let i = 0; i < lines.length; i++) {
+        for (const bad of [0x22, 0x5c, 0x09, 0x0d, 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff]) {
+          const copy = Buffer.from(lines);
+          copy[i] = bad;
+          expect(plainLineCount(at(copy), 64)).toBe(-1);
+        }
+      }
     }
   });
 

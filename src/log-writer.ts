@@ -1,0 +1,238 @@
+/**
+ * The daemon log's file-descriptor destination (stdout or stderr: what `docker logs` shows).
+ *
+ * Asynchronous, so a slow reader of the pipe never blocks PID 1: bytes are queued and written by
+ * one `writev` of everything queued at a time, so a writer that fell behind catches up in one
+ * call, without joining the pieces first. The bytes are built in place (`writeWith`) in blocks
+ * that are reused once written: a flood of instance output writes tens of MB of log events, and a
+ * fresh buffer for each batch cost more in page faults and copies than building the events did.
+ *
+ * Nothing is lost on the way out: `whenWritten` lets the daemon wait for the last write, and on
+ * process 'exit' (which also follows an uncaught exception) whatever is still queued is written
+ * synchronously. Only a write already handed to the thread pool when the process dies, and
+ * SIGKILL, can drop bytes (as with pino's own asynchronous destination).
+ */
+import fs from 'node:fs';
+
+/** A 64 KiB read of 100-byte lines makes ~135 KiB of events: several batches fit in a block. */
+const BLOCK_BYTES = 1024 * 1024;
+/**
+ * Written blocks kept for reuse: about what a flood has queued at once (the supervisor pauses its
+ * pipes at 1 MiB unwritten), dropped once the writer has been idle for IDLE_TRIM_MS.
+ */
+const SPARE_BLOCKS = 2;
+const IDLE_TRIM_MS = 1000;
+/** A pipe whose reader is slow (EAGAIN): try again after this long. */
+const RETRY_MS = 10;
+const IOV_MAX = 1024;
+/** At exit, a reader that never reads must not hold the process forever. */
+const EXIT_FLUSH_MS = 5000;
+
+interface Block {
+  bytes: Buffer;
+  at: number;
+  /** Slices of it queued or being written. */
+  outstanding: number;
+}
+
+interface Piece {
+  bytes: Buffer;
+  block: Block | null;
+}
+
+export class LogWriter {
+  readonly #fd: number;
+  #queue: Piece[] = [];
+  #queued = 0;
+  #inFlight: Piece[] | null = null;
+  #inFlightBytes = 0;
+  #retry: NodeJS.Timeout | null = null;
+  #block: Block | null = null;
+  #spares: Block[] = [];
+  #trim: NodeJS.Timeout | null = null;
+  #writesSinceTrim = 0;
+  /** The descriptor failed with something other than EAGAIN (EPIPE: nobody reads any more): drop everything. */
+  #broken = false;
+  #onWritten = new Set<() => void>();
+
+  /** One writer per descriptor, so loggers sharing it keep their lines in order. */
+  static for(fd: number): LogWriter {
+    let writer = WRITERS.get(fd);
+    if (writer === undefined) WRITERS.set(fd, (writer = new LogWriter(fd)));
+    return writer;
+  }
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** pino's own lines. */
+  write(text: string): boolean {
+    this.writeWith(Buffer.byteLength(text), (out) => out.write(text));
+    return true;
+  }
+
+  /** Queue `length` bytes that `fill` writes into the buffer it is given (all of it). */
+  writeWith(length: number, fill: (out: Buffer) => void): void {
+    if (this.#broken || length === 0) return;
+    const piece = this.#reserve(length);
+    fill(piece.bytes);
+    this.#queue.push(piece);
+    this.#queued += length;
+    this.#kick();
+  }
+
+  /** Bytes not written yet. */
+  get pending(): number {
+    return this.#queued + this.#inFlightBytes;
+  }
+
+  /** Calls back after each write completes (or the descriptor is given up): `pending` went down. */
+  onWritten(listener: () => void): () => void {
+    this.#onWritten.add(listener);
+    return () => this.#onWritten.delete(listener);
+  }
+
+  flush(cb?: (error?: Error) => void): void {
+    void this.whenWritten(EXIT_FLUSH_MS).then(() => cb?.());
+  }
+
+  /** Resolves once nothing is queued and no write is in flight, or after `timeoutMs`. */
+  whenWritten(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.pending === 0 || this.#broken || Date.now() >= deadline) resolve();
+        // not unref'd: main's top-level await would end the process with 13 while it waits
+        else setTimeout(check, WRITTEN_POLL_MS);
+      };
+      check();
+    });
+  }
+
+  /**
+   * Write what is queued now, synchronously (process 'exit'). A write in flight is left to the
+   * thread pool: it cannot be told apart from one already done.
+   */
+  flushSync(): void {
+    if (this.#retry !== null) {
+      clearTimeout(this.#retry);
+      this.#retry = null;
+    }
+    const deadline = Date.now() + EXIT_FLUSH_MS;
+    while (this.#queue.length > 0 && !this.#broken) {
+      const bufs = this.#queue.slice(0, IOV_MAX).map((p) => p.bytes);
+      try {
+        this.#consume(this.#queue, fs.writevSync(this.#fd, bufs));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadline) {
+          this.#drop();
+          return;
+        }
+        Atomics.wait(SLEEP, 0, 0, 1);
+      }
+    }
+  }
+
+  #reserve(length: number): Piece {
+    // a batch this large (lines of a few bytes each) gets a buffer of its own
+    if (length > BLOCK_BYTES / 2) return { bytes: Buffer.allocUnsafeSlow(length), block: null };
+    let block = this.#block;
+    if (block === null || block.bytes.length - block.at < length) {
+      block = this.#spares.pop() ?? { bytes: Buffer.allocUnsafeSlow(BLOCK_BYTES), at: 0, outstanding: 0 };
+      this.#block = block;
+    }
+    const bytes = block.bytes.subarray(block.at, block.at + length);
+    block.at += length;
+    block.outstanding++;
+    return { bytes, block };
+  }
+
+  #kick(): void {
+    if (this.#inFlight !== null || this.#retry !== null || this.#queue.length === 0) return;
+    const pieces = this.#queue.length <= IOV_MAX ? this.#queue : this.#queue.slice(0, IOV_MAX);
+    this.#queue = pieces === this.#queue ? [] : this.#queue.slice(IOV_MAX);
+    this.#inFlight = pieces;
+    for (const piece of pieces) this.#inFlightBytes += piece.bytes.length;
+    this.#queued -= this.#inFlightBytes;
+    fs.writev(
+      this.#fd,
+      pieces.map((p) => p.bytes),
+      (error, written) => this.#written(error, written),
+    );
+  }
+
+  #written(error: NodeJS.ErrnoException | null, written: number): void {
+    const pieces = this.#inFlight!;
+    this.#inFlight = null;
+    this.#queued += this.#inFlightBytes;
+    this.#inFlightBytes = 0;
+    // what is left goes back to the front of the queue, in order
+    this.#queue = this.#queue.length === 0 ? pieces : pieces.concat(this.#queue);
+    if (error === null) {
+      this.#consume(this.#queue, written);
+      this.#writesSinceTrim++;
+      this.#kick();
+    } else if (error.code === 'EAGAIN') {
+      this.#retry = setTimeout(() => {
+        this.#retry = null;
+        this.#kick();
+      }, RETRY_MS);
+      return;
+    } else {
+      this.#drop();
+    }
+    for (const listener of this.#onWritten) listener();
+  }
+
+  /** `written` bytes from the front of `this.#queue` are out: release them. */
+  #consume(queue: Piece[], written: number): void {
+    let done = 0;
+    while (done < queue.length && written >= queue[done]!.bytes.length) {
+      const piece = queue[done++]!;
+      written -= piece.bytes.length;
+      this.#queued -= piece.bytes.length;
+      this.#release(piece.block);
+    }
+    if (written > 0) {
+      const piece = queue[done]!;
+      piece.bytes = piece.bytes.subarray(written);
+      this.#queued -= written;
+    }
+    this.#queue = done === 0 ? queue : queue.slice(done);
+  }
+
+  #release(block: Block | null): void {
+    if (block === null || --block.outstanding > 0) return;
+    // the block being filled starts over; a full one is kept for reuse, up to a few
+    block.at = 0;
+    if (block === this.#block || this.#spares.length >= SPARE_BLOCKS) return;
+    this.#spares.push(block);
+    this.#trim ??= setTimeout(this.#trimWhenIdle, IDLE_TRIM_MS).unref();
+  }
+
+  /** A flood is over once a whole period passed without a write: its spare blocks are not kept. */
+  readonly #trimWhenIdle = () => {
+    this.#trim = null;
+    if (this.#writesSinceTrim > 0) {
+      this.#writesSinceTrim = 0;
+      this.#trim = setTimeout(this.#trimWhenIdle, IDLE_TRIM_MS).unref();
+      return;
+    }
+    this.#spares = [];
+    if (this.#block?.outstanding === 0) this.#block = null;
+  };
+
+  #drop(): void {
+    this.#broken = true;
+    this.#queue = [];
+    this.#queued = 0;
+  }
+}
+
+const WRITTEN_POLL_MS = 5;
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+const WRITERS = new Map<number, LogWriter>();
+process.on('exit', () => {
+  for (const writer of WRITERS.values()) writer.flushSync();
+});
