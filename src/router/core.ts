@@ -159,6 +159,8 @@ export class Core implements RouterCore {
           this.options.metrics?.disconnects.inc({ model: instance.name });
           throw new RouterError(499, 'client_closed', 'The client closed the request.');
         }
+        // Refused before it was sent (a request no HTTP server could be given): the client's, not a crash.
+        if (error instanceof RouterError) throw error;
         if (attempt === 0) {
           // Died before the first byte: the queue survives the supervisor's restart, so go back to it once.
           this.options.log.warn({ step: 'router', instance: instance.name, err: error }, `${instance.name} failed before answering; retrying once after its restart`);

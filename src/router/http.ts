@@ -145,7 +145,15 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
       if (v !== undefined && !RESPONSE_SKIP.has(k)) headers[k] = v;
     }
     headers['x-accel-buffering'] = 'no';
-    res.writeHead(result.status, headers);
+    try {
+      res.writeHead(result.status, headers);
+    } catch (error) {
+      // Headers Node refuses to send (the parser lets none through; this is the last guard): the
+      // body is dropped so its slot and grant are freed, and the caller answers 502.
+      body.destroy();
+      result.release();
+      throw error;
+    }
     // A stream's headers go out at once (clients show "connected"); a plain answer's go with its body.
     if (sse) res.flushHeaders();
   }

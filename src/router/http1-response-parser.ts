@@ -42,6 +42,8 @@ export class ParseError extends Error {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const MAX_LINE_BYTES = 4 * 1024;
 const CR = 13;
 const LF = 10;
@@ -200,13 +202,17 @@ export class ResponseParser {
       if (line === '') continue;
       const colon = line.indexOf(':');
       if (colon <= 0) throw new ParseError(`a header line without a name: ${JSON.stringify(line.slice(0, 80))}`);
-      const name = line.slice(0, colon).trim().toLowerCase();
+      const name = line.slice(0, colon).toLowerCase();
       const value = line.slice(colon + 1).trim();
+      // What Node's writeHead would refuse when the answer's headers are passed on to the client.
+      if (!HEADER_NAME.test(name)) throw new ParseError(`a header name that is not a token: ${JSON.stringify(name.slice(0, 80))}`);
+      if (!HEADER_VALUE.test(value)) throw new ParseError(`the ${name} header holds a control character`);
       const known = headers[name];
       if (known === undefined) headers[name] = value;
       else if (Array.isArray(known)) known.push(value);
       else headers[name] = [known, value];
     }
+    if (status === 101) throw new ParseError('an upgrade (101) the router never asked for');
     if (status < 200) {
       // 100 Continue and friends: the real answer follows on the same connection.
       return;
@@ -218,7 +224,7 @@ export class ResponseParser {
     let framing: Framing;
     if (this.headRequest || status === 204 || status === 304) framing = Framing.None;
     else if (te !== '') {
-      if (!/(?:^|,)\s*chunked\s*$/.test(te)) throw new ParseError(`an answer with transfer-encoding "${te}", which the router does not decode`);
+      if (te.trim() !== 'chunked') throw new ParseError(`an answer with transfer-encoding "${te}", which the router does not decode`);
       framing = Framing.Chunked;
     } else if (length !== undefined) {
       if (Array.isArray(length) || !/^\d{1,15}$/.test(length)) throw new ParseError(`an answer with content-length "${String(length)}"`);

@@ -45,7 +45,8 @@ function matchParts(parts: string[], segments: string[]): RouteParams | undefine
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
     if (part === '*' && i === parts.length - 1) {
-      params['*'] = segments.slice(i).map(decode).join('/');
+      // The rest is passed on (/upstream/{model}/...), so it stays as the client encoded it.
+      params['*'] = segments.slice(i).join('/');
       return params;
     }
     const segment = segments[i];

@@ -122,7 +122,7 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, params: R
 export interface Route {
   /** 'GET', 'POST', ... or '*' for any. */
   method: string;
-  /** '/v1/models/:id', '/upstream/:model/*' (':x' one segment, trailing '*' the rest, in params['*']). */
+  /** '/v1/models/:id', '/upstream/:model/*' (':x' one segment, decoded; trailing '*' the rest, as sent, in params['*']). */
   pattern: string;
   handler: RouteHandler;
 }

@@ -60,6 +60,8 @@ export class ConnectionPool {
   take(user: ConnectionUser, fresh = false): Connection {
     if (this.closed) throw new Error('the connection pool is closed');
     let connection = fresh ? undefined : this.idle.pop();
+    // Closed by its idle timeout (or the server) and not yet told by its 'close' event.
+    while (connection?.socket.destroyed || connection?.socket.readableEnded) connection = this.idle.pop();
     if (connection) {
       connection.socket.setTimeout(0);
       connection.socket.ref();

@@ -12,6 +12,7 @@
  * section router). The upstream is always llama-server on loopback, HTTP/1.1, no TLS, no
  * redirects, no compression: the client needed is small.
  */
+import { RouterError } from './types.js';
 import { ConnectionPool, type Connection, type ConnectionUser } from './upstream-pool.js';
 import { Framing, ParseError, ResponseParser, type ResponseEvents, type ResponseHead } from './http1-response-parser.js';
 
@@ -81,19 +82,19 @@ export class Upstreams {
     target: UpstreamTarget,
     options: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array; signal: AbortSignal },
   ): Promise<UpstreamResponse> {
-    if (!TOKEN.test(options.method) || UNSAFE_IN_PATH.test(options.path)) return refused();
+    if (!TOKEN.test(options.method) || !SAFE_PATH.test(options.path)) return refused('its path');
     let head = `${options.method} ${options.path} HTTP/1.1\r\nhost: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}\r\n`;
     if (options.headers) {
       for (const k in options.headers) {
         const name = k.toLowerCase();
         if (HOP_HEADERS.has(name) || name === 'authorization') continue;
         const value = options.headers[k]!;
-        if (!HEADER_NAME.test(name) || UNSAFE_IN_VALUE.test(value)) return refused();
+        if (!HEADER_NAME.test(name) || !SAFE_VALUE.test(value)) return refused(`its ${name} header`);
         head += `${name}: ${value}\r\n`;
       }
     }
     if (target.apiKey) {
-      if (UNSAFE_IN_VALUE.test(target.apiKey)) return refused();
+      if (!SAFE_VALUE.test(target.apiKey)) return refused('the instance\'s API key');
       head += `authorization: Bearer ${target.apiKey}\r\n`;
     }
     const body = options.body && options.body.byteLength > 0 ? options.body : undefined;
@@ -118,14 +119,18 @@ export class Upstreams {
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
-// No request line or header is made of a path or value that would end it early.
+/** A reused connection closed this soon after the request, without a byte back, was closed idle. */
+const STALE_CLOSE_MS = 250;
+// No request line or header is made of a path or value that would end it early. The head is
+// written as latin1, which keeps only the low byte of a character: anything above \xff is
+// refused too (U+010D would become a CR).
 const TOKEN = /^[A-Z]+$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-const UNSAFE_IN_PATH = /[\x00-\x20\x7f]/;
-const UNSAFE_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const SAFE_PATH = /^[\x21-\x7e\x80-\xff]+$/;
+const SAFE_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-function refused(): Promise<never> {
-  return Promise.reject(new Error('a request line or header with a control character was not sent upstream'));
+function refused(what: string): Promise<never> {
+  return Promise.reject(new RouterError(400, 'bad_request', `The request was not forwarded: ${what} holds a character an HTTP request line or header cannot carry.`));
 }
 
 const enum State {
@@ -157,6 +162,9 @@ class UpstreamCall implements UpstreamBody, ConnectionUser, ResponseEvents {
   private gotBytes = false;
   private retried = false;
   private wasReused = false;
+  private sentAt = 0;
+  /** The whole request left: only then may the connection carry another (an early answer leaves bytes behind). */
+  private written = false;
   private failure: Error | null = null;
   private abortedBySignal = false;
   private settledFns: Array<(aborted: boolean) => void> | null = null;
@@ -192,13 +200,18 @@ class UpstreamCall implements UpstreamBody, ConnectionUser, ResponseEvents {
     this.connection = connection;
     this.wasReused = connection.reused;
     const socket = connection.socket;
+    this.sentAt = Date.now();
+    this.written = false;
+    const written = () => {
+      if (this.connection === connection) this.written = true;
+    };
     if (this.body) {
       socket.cork();
       socket.write(this.requestHead, 'latin1');
-      socket.write(this.body);
+      socket.write(this.body, written);
       socket.uncork();
     } else {
-      socket.write(this.requestHead, 'latin1');
+      socket.write(this.requestHead, 'latin1', written);
     }
   }
 
@@ -220,22 +233,26 @@ class UpstreamCall implements UpstreamBody, ConnectionUser, ResponseEvents {
       else this.fail(error instanceof ParseError ? new Error(`the model's instance sent an answer the router cannot read: ${error.message}`) : (error as Error));
       return;
     }
-    if (this.parser.done) this.release(this.answerHead?.keepAlive === true);
+    if (this.parser.done) this.release(this.answerHead?.keepAlive === true && this.written);
   }
 
   onClosed(error: Error | null): void {
     this.connection = null;
     if (this.state === State.Ended || this.state === State.Failed) return;
-    if (this.state === State.Waiting && !this.gotBytes && !this.retried && this.wasReused) {
-      // A keep-alive connection the server closed as we wrote: nothing was processed; once more, on a new one.
+    if (this.state === State.Waiting && !this.gotBytes && !this.retried && this.wasReused && Date.now() - this.sentAt < STALE_CLOSE_MS) {
+      // A kept-alive connection the server closed as we wrote (its idle close racing our request):
+      // nothing was processed; once more, on a new one. Later than that, the instance died while
+      // working on it, which is the router's to handle (it retries after the restart), not ours.
       this.retried = true;
       this.send(true);
       return;
     }
+    // A reset is never a close-delimited body's end.
+    if (error) return this.fail(error);
     try {
       this.parser.finish();
     } catch (cut) {
-      this.fail(error ?? (cut as Error));
+      this.fail(cut as Error);
     }
   }
 

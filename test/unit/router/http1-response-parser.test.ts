@@ -169,6 +169,11 @@ describe('upstream answer parser', () => {
     };
     expect(fails('SSH-2.0-OpenSSH\r\n\r\n')).toThrow(ParseError);
     expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n')).toThrow(/transfer-encoding/);
+    expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n')).toThrow(/transfer-encoding/);
+    // What Node would refuse to pass on to the client (and the answer's slot would be held by it).
+    expect(fails('HTTP/1.1 200 OK\r\nx-bad: a\x01b\r\ncontent-length: 0\r\n\r\n')).toThrow(/control character/);
+    expect(fails('HTTP/1.1 200 OK\r\nbad name: v\r\ncontent-length: 0\r\n\r\n')).toThrow(/not a token/);
+    expect(fails('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n')).toThrow(/upgrade/);
     expect(fails('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n')).toThrow(/content-length/);
     expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')).toThrow(/not hex/);
     expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabcd')).toThrow(/CRLF/);

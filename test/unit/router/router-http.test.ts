@@ -139,5 +139,15 @@ describe('router over HTTP', () => {
     const info = (await (await fetch(`${stack.url}/v1/models/a`, { headers: auth })).json()) as { context_size: number };
     expect(info.context_size).toBe(4096); // learned from /props after the load
     expect((await fetch(`${stack.url}/health`)).status).toBe(200);
+    // The rest of the path goes on as the client encoded it: a decoded %C4%8D%C4%8A would be CR LF
+    // on the wire (a second request smuggled onto a pooled connection).
+    const smuggle = await fetch(`${stack.url}/upstream/a/health%C4%A0HTTP/1.1%C4%8D%C4%8A%C4%8D%C4%8AGET%C4%A0/slots%C4%A0HTTP/1.1%C4%8D%C4%8Ax:%C4%A0`, { headers: auth });
+    expect(smuggle.status).toBe(404);
+    await smuggle.text();
+    // Smuggled, the /slots answer would be waiting on the pooled connection for the next request.
+    for (let i = 0; i < 3; i++) {
+      const next = (await (await fetch(`${stack.url}/upstream/a/props`, { headers: auth })).json()) as object;
+      expect(next).toHaveProperty('default_generation_settings');
+    }
   });
 });

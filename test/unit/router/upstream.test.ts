@@ -11,7 +11,7 @@ interface Script {
   answer(request: string, connection: number): string | 'close' | null;
 }
 
-async function scripted(script: Script): Promise<{ target: UpstreamTarget; connections: () => number; closed: () => number; requests: string[]; server: net.Server; cut: () => void }> {
+async function scripted(script: Script): Promise<{ target: UpstreamTarget; connections: () => number; closed: () => number; requests: string[]; server: net.Server; cut: () => void; reset: () => void }> {
   const sockets = new Set<net.Socket>();
   let connections = 0;
   let closed = 0;
@@ -44,7 +44,7 @@ async function scripted(script: Script): Promise<{ target: UpstreamTarget; conne
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
   const { port } = server.address() as net.AddressInfo;
-  return { target: { name: 'm', host: '127.0.0.1', port, apiKey: 'sk-upstream' }, connections: () => connections, closed: () => closed, requests, server, cut: () => sockets.forEach((s) => s.destroy()) };
+  return { target: { name: 'm', host: '127.0.0.1', port, apiKey: 'sk-upstream' }, connections: () => connections, closed: () => closed, requests, server, cut: () => sockets.forEach((s) => s.destroy()), reset: () => sockets.forEach((s) => s.resetAndDestroy()) };
 }
 
 const servers: net.Server[] = [];
@@ -105,6 +105,35 @@ describe('upstream connections', () => {
     expect(up.connections()).toBe(2);
   });
 
+  it('does not send again when a reused connection closed long after the request (the instance died working on it)', async () => {
+    let count = 0;
+    const up = await scripted({
+      answer: (_r, connection) => {
+        count++;
+        if (count === 1) return ok('{}');
+        // The second request: no answer, the connection closed later, as a killed instance's would be.
+        setTimeout(() => up.cut(), 600);
+        void connection;
+        return null;
+      },
+    });
+    const u = client();
+    await (await u.request(up.target, { method: 'GET', path: '/props', signal: signal() })).body.text();
+    await expect(u.request(up.target, { method: 'POST', path: '/v1/chat/completions', body: Buffer.from('{}'), signal: signal() })).rejects.toThrow();
+    expect(up.requests).toHaveLength(2);
+  });
+
+  it('a reset ends a body without a length as a failure, not as its end', async () => {
+    const up = await scripted({
+      answer: () => {
+        setTimeout(() => up.reset(), 50);
+        return 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\npartial';
+      },
+    });
+    const res = await client().request(up.target, { method: 'GET', path: '/x', signal: signal() });
+    await expect(res.body.text()).rejects.toThrow(/ECONNRESET/);
+  });
+
   it('does not send again once the answer had begun: the body fails instead', async () => {
     const up = await scripted({ answer: () => 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial' });
     const u = client();
@@ -142,8 +171,12 @@ describe('upstream connections', () => {
   it('refuses to put a control character into the request line or a header', async () => {
     const up = await scripted({ answer: () => ok('{}') });
     const u = client();
-    await expect(u.request(up.target, { method: 'GET', path: '/a\r\nx-injected: 1', signal: signal() })).rejects.toThrow(/control character/);
-    await expect(u.request(up.target, { method: 'GET', path: '/a', headers: { accept: 'x\ny' }, signal: signal() })).rejects.toThrow(/control character/);
+    await expect(u.request(up.target, { method: 'GET', path: '/a\r\nx-injected: 1', signal: signal() })).rejects.toThrow(/cannot carry/);
+    await expect(u.request(up.target, { method: 'GET', path: '/a', headers: { accept: 'x\ny' }, signal: signal() })).rejects.toThrow(/cannot carry/);
+    // Written as latin1, U+010D U+010A would be CR LF: a second request smuggled onto a pooled connection.
+    const smuggled = `/health${decodeURIComponent('%C4%A0HTTP/1.1%C4%8D%C4%8A%C4%8D%C4%8AGET%C4%A0/slow')}`;
+    await expect(u.request(up.target, { method: 'GET', path: smuggled, signal: signal() })).rejects.toMatchObject({ status: 400, code: 'bad_request' });
+    await expect(u.request(up.target, { method: 'GET', path: '/a', headers: { accept: 'x\u010ay' }, signal: signal() })).rejects.toMatchObject({ status: 400 });
     expect(up.requests).toHaveLength(0);
   });
 });
