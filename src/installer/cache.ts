@@ -96,7 +96,7 @@ async function pump(file: string, total: number, out: FileHandle | null, progres
       hash.update(chunk);
       const writes: Promise<unknown>[] = [];
       // at its offset: the writes of consecutive chunks may overlap
-      if (out) writes.push(out.write(chunk, 0, bytesRead, done));
+      if (out) writes.push(writeAll(out, chunk, done));
       if (feeds) writes.push(sink.write(chunk));
       released[slot] = Promise.all(writes);
       // awaited when the buffer comes round again; without a handler now, a failure meanwhile would be "unhandled"
@@ -188,3 +188,12 @@ export async function cacheArchive(o: {
   }
 }
 
+/** All of `chunk` at `position`: a short write (a disk nearly full) writes the rest, or fails, never leaves a hole. */
+async function writeAll(out: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  let at = 0;
+  while (at < chunk.length) {
+    const { bytesWritten } = await out.write(chunk, at, chunk.length - at, position + at);
+    if (bytesWritten === 0) throw Object.assign(new Error('no byte written'), { code: 'ENOSPC' });
+    at += bytesWritten;
+  }
+}

@@ -79,7 +79,12 @@ export async function extractArchive(o: {
           hint: `this looks like a decompression bomb; if the package is really that big, raise ${ENV.PKG_MAX_BYTES}`,
         });
       }
-      await checkSpace(o, estimate);
+      try {
+        await checkSpace(o, estimate);
+      } catch (error) {
+        opened.zip.close();
+        throw error;
+      }
       o.log.info({ phase: 'extract', entries: opened.entries.length, bytes: estimate }, `extracting ${opened.entries.length} zip entries`);
       await extractZip(o.file, opened, writer, { afterChunk });
     } else {

@@ -131,22 +131,32 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       const onProgress = progress && ((d: number, t: number) => progress('hash+copy+extract', d, t));
       const extraction = extractArchive({ ...extractOptions(await newStaging()), file: source.path, onProgress, stream: { stream: pass, label: source.path } });
       streamed = extraction;
-      const failed = new Promise<never>((_, reject) => extraction.catch(reject));
-      failed.catch(() => undefined);
+      // Settles with the extraction, either way: a write waits no longer than that (zlib never calls
+      // a failed write's callback, and a gunzip the extraction finished with takes no more).
+      const settled = extraction.then(() => undefined);
+      settled.catch(() => undefined);
+      let finished = false;
+      void extraction.then(
+        () => (finished = true),
+        () => undefined,
+      );
       return {
         write: async (chunk) => {
+          // The archive ended before these bytes (padding after the gzip stream, say): they are
+          // hashed and cached, as when the extraction reads the cache file, not extracted.
+          if (finished) return;
           const taken = gunzip
             ? new Promise<void>((resolve, reject) => gunzip.write(chunk, (error) => (error ? reject(error) : resolve())))
             : pass.write(Buffer.from(chunk))
               ? Promise.resolve()
               : once(pass, 'drain').then(() => undefined);
-          // left pending when the extraction fails first; abort() then closes the stream
+          // left pending when the extraction settles first; abort() then closes the stream
           taken.catch(() => undefined);
-          await Promise.race([taken, failed]).catch(async (error: unknown) => {
-            // the gunzip's own error (corrupt data) also ends the extraction, which reports it as the
-            // package's fault: that error, not the raw zlib one, is what the copy fails with
+          // A failure (the gunzip's own on corrupt data, or the stream closed under a write) is the
+          // extraction's to report: a failed extraction says why, as the package's fault; a finished
+          // one means the bytes came after the archive's end.
+          await Promise.race([taken, settled]).catch(async () => {
             await extraction;
-            throw error;
           });
         },
         end: async () => {

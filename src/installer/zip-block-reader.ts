@@ -32,13 +32,16 @@ export class ZipBlockReader extends yauzl.RandomAccessReader {
     const last = Math.floor((end - 1) / BLOCK);
     if (first === last) return (await this.block(first)).subarray(position - first * BLOCK, end - first * BLOCK);
     const out = Buffer.allocUnsafe(end - position);
+    let copied = 0;
     for (let b = first; b <= last; b++) {
       const data = await this.block(b);
       const from = Math.max(position, b * BLOCK);
       const to = Math.min(end, b * BLOCK + data.length);
-      data.copy(out, from - position, from - b * BLOCK, to - b * BLOCK);
+      if (to > from) copied += data.copy(out, from - position, from - b * BLOCK, to - b * BLOCK);
+      // A short block (the file shrank since it was opened): what follows it was not read.
+      if (b * BLOCK + data.length < Math.min(end, (b + 1) * BLOCK)) break;
     }
-    return out;
+    return out.subarray(0, copied);
   }
 
   private block(index: number): Promise<Buffer> {

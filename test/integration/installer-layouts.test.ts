@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { lstat, readFile, readlink, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, lstat, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installPackage, readInstalledMarker } from '../../src/installer/index.js';
@@ -83,4 +83,15 @@ describe('every format × every accepted layout', () => {
       for (const f of files) expect((await readFile(path.join(t.paths.install, f.path))).equals(f.content), f.path).toBe(true);
     });
   }
+
+  it('tar.gz with zero padding after the gzip stream, past the copy\'s next read: installed, padding and all hashed', async () => {
+    // gzip and tar accept such files; the extraction ends at the archive's end while the copy still
+    // has 9 MiB to read (it failed with an I/O error, exit 74, or hung before).
+    const files = [{ path: 'share/x.bin', content: randomBytes(200_000) }];
+    const pkg = await writeArchive(path.join(t.dir, 'padded.tar.gz'), 'tar.gz', [...layoutEntries('documented'), ...files.map((f) => ({ type: 'file' as const, ...f }))]);
+    await appendFile(pkg, Buffer.alloc(9 * 1024 * 1024));
+    await installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env });
+    expect((await readFile(path.join(t.paths.install, 'share/x.bin'))).equals(files[0]!.content)).toBe(true);
+    expect((await readInstalledMarker(t.paths))?.sha256).toBe(createHash('sha256').update(await readFile(pkg)).digest('hex'));
+  });
 });
