@@ -1,18 +1,20 @@
 /**
  * The daemon log's file-descriptor destination (stdout or stderr: what `docker logs` shows).
  *
- * Asynchronous, so a slow reader of the pipe never blocks PID 1: bytes are queued and written by
- * one `writev` of everything queued at a time, so a writer that fell behind catches up in one
- * call, without joining the pieces first. The bytes are built in place (`writeWith`) in blocks
+ * A slow reader of the pipe never blocks PID 1: bytes are queued and written by one `writev` of
+ * everything queued at a time (on the main thread for a pipe or file, whose writes do not block —
+ * a full pipe answers EAGAIN and is tried again shortly; from the thread pool for a terminal), so a
+ * writer that fell behind catches up in one call, without joining the pieces first. The bytes are built in place (`writeWith`) in blocks
  * that are reused once written: a flood of instance output writes tens of MB of log events, and a
  * fresh buffer for each batch cost more in page faults and copies than building the events did.
  *
  * Nothing is lost on the way out: `whenWritten` lets the daemon wait for the last write, and on
  * process 'exit' (which also follows an uncaught exception) whatever is still queued is written
- * synchronously. Only a write already handed to the thread pool when the process dies, and
- * SIGKILL, can drop bytes (as with pino's own asynchronous destination).
+ * synchronously. Only SIGKILL, and on a terminal a write already handed to the thread pool when the
+ * process dies, can drop bytes.
  */
 import fs from 'node:fs';
+import { isatty } from 'node:tty';
 
 /** A 64 KiB read of 100-byte lines makes ~135 KiB of events: several batches fit in a block. */
 const BLOCK_BYTES = 1024 * 1024;
@@ -53,6 +55,15 @@ export class LogWriter {
   #writesSinceTrim = 0;
   /** The descriptor failed with something other than EAGAIN (EPIPE: nobody reads any more): drop everything. */
   #broken = false;
+  /**
+   * Pipes and files are written here, on the main thread (a pipe the daemon's stdout is made
+   * non-blocking by Node: a full one answers EAGAIN, never blocks): what was written is then always
+   * known, so the exit flush never meets a write half done in the thread pool (its tail lost, the
+   * next line glued to a cut one). A terminal is written from the pool: it may block.
+   */
+  readonly #sync: boolean;
+  /** whenWritten gave up on a reader that does not read: the exit flush tries once, not for 5 s more. */
+  #gaveUp = false;
   #onWritten = new Set<() => void>();
 
   /** One writer per descriptor, so loggers sharing it keep their lines in order. */
@@ -64,6 +75,11 @@ export class LogWriter {
 
   private constructor(fd: number) {
     this.#fd = fd;
+    this.#sync = !isatty(fd);
+    // Node opens a pipe or socket on stdout/stderr non-blocking when it makes process.stdout/stderr:
+    // made here, so a full pipe answers EAGAIN to the writes above instead of blocking PID 1.
+    if (this.#sync && fd === 1) void process.stdout.writable;
+    if (this.#sync && fd === 2) void process.stderr.writable;
   }
 
   /** pino's own lines. */
@@ -102,7 +118,11 @@ export class LogWriter {
     const deadline = Date.now() + timeoutMs;
     return new Promise((resolve) => {
       const check = () => {
-        if (this.pending === 0 || this.#broken || Date.now() >= deadline) resolve();
+        if (this.pending === 0 || this.#broken) resolve();
+        else if (Date.now() >= deadline) {
+          this.#gaveUp = true;
+          resolve();
+        }
         // not unref'd: main's top-level await would end the process with 13 while it waits
         else setTimeout(check, WRITTEN_POLL_MS);
       };
@@ -111,24 +131,22 @@ export class LogWriter {
   }
 
   /**
-   * Write what is queued now, synchronously (process 'exit'). A write in flight is left to the
-   * thread pool: it cannot be told apart from one already done.
+   * Write what is queued now, synchronously (process 'exit'). (On a terminal, a write in flight is
+   * left to the thread pool: it cannot be told apart from one already done.)
    */
   flushSync(): void {
     if (this.#retry !== null) {
       clearTimeout(this.#retry);
       this.#retry = null;
     }
-    const deadline = Date.now() + EXIT_FLUSH_MS;
+    const deadline = Date.now() + (this.#gaveUp ? 0 : EXIT_FLUSH_MS);
     while (this.#queue.length > 0 && !this.#broken) {
       const bufs = this.#queue.slice(0, IOV_MAX).map((p) => p.bytes);
       try {
         this.#consume(this.#queue, fs.writevSync(this.#fd, bufs));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadline) {
-          this.#drop();
-          return;
-        }
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return this.#fail(error as NodeJS.ErrnoException);
+        if (Date.now() >= deadline) return this.#drop();
         Atomics.wait(SLEEP, 0, 0, 1);
       }
     }
@@ -150,6 +168,7 @@ export class LogWriter {
 
   #kick(): void {
     if (this.#inFlight !== null || this.#retry !== null || this.#queue.length === 0) return;
+    if (this.#sync) return this.#writeNow();
     const pieces = this.#queue.length <= IOV_MAX ? this.#queue : this.#queue.slice(0, IOV_MAX);
     this.#queue = pieces === this.#queue ? [] : this.#queue.slice(IOV_MAX);
     this.#inFlight = pieces;
@@ -180,7 +199,40 @@ export class LogWriter {
       }, RETRY_MS);
       return;
     } else {
-      this.#drop();
+      this.#fail(error);
+    }
+    for (const listener of this.#onWritten) listener();
+  }
+
+  /** Everything queued, now, as far as the descriptor takes it; a full pipe is tried again shortly. */
+  #writeNow(): void {
+    while (this.#queue.length > 0 && !this.#broken) {
+      const bufs = (this.#queue.length <= IOV_MAX ? this.#queue : this.#queue.slice(0, IOV_MAX)).map((p) => p.bytes);
+      let written: number;
+      try {
+        written = fs.writevSync(this.#fd, bufs);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.#fail(error as NodeJS.ErrnoException);
+          break;
+        }
+        this.#retry = setTimeout(() => {
+          this.#retry = null;
+          this.#kick();
+        }, RETRY_MS);
+        return;
+      }
+      const offered = bufs.reduce((n, b) => n + b.length, 0);
+      this.#consume(this.#queue, written);
+      this.#writesSinceTrim++;
+      if (written < offered && this.#queue.length > 0) {
+        // the pipe took part of it: it is full; the rest after a while, not in a busy loop
+        this.#retry = setTimeout(() => {
+          this.#retry = null;
+          this.#kick();
+        }, RETRY_MS);
+        break;
+      }
     }
     for (const listener of this.#onWritten) listener();
   }
@@ -222,6 +274,18 @@ export class LogWriter {
     this.#spares = [];
     if (this.#block?.outstanding === 0) this.#block = null;
   };
+
+  /** The descriptor failed for good: said once on stderr (unless that is the one), then dropped. */
+  #fail(error: NodeJS.ErrnoException): void {
+    if (error.code !== 'EPIPE' && this.#fd !== 2) {
+      try {
+        fs.writeSync(2, `infer-entry: writing the log to descriptor ${this.#fd} failed (${error.code ?? error.message}); its lines are dropped from now on\n`);
+      } catch {
+        // stderr is gone too
+      }
+    }
+    this.#drop();
+  }
 
   #drop(): void {
     this.#broken = true;

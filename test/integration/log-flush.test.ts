@@ -78,4 +78,32 @@ describe('nothing logged is lost when the daemon ends', () => {
     const msgs = stdout.split('\n').filter(Boolean).map((l) => String((JSON.parse(l) as { msg: string }).msg));
     expect(floodNumbers(msgs)).toEqual(everyLine);
   }, 60_000);
+  it('an uncaught exception while the log pipe is full and a write is under way loses no line and cuts none', async () => {
+    // The writer on its own in a child: a batch (1 MB) larger than the pipe and the reader's buffer, a busy
+    // main thread while the reader does not read, more lines, then the exception.
+    const script = `
+      import { LogWriter } from ${JSON.stringify(path.join(REPO, 'dist/src/log-writer.js'))};
+      void process.stdout.writable; // as the daemon's CLI does first: Node opens the pipe non-blocking
+      const w = LogWriter.for(1);
+      let n = 0;
+      const line = () => n++ + ':' + 'x'.repeat(200) + '\\n';
+      let batch = '';
+      for (let i = 0; i < 5000; i++) batch += line();
+      w.write(batch);
+      const until = Date.now() + 500;
+      while (Date.now() < until);
+      for (let i = 0; i < 1000; i++) w.write(line());
+      throw new Error('boom');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const closed = new Promise((resolve) => child.stdout.once('close', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await exited;
+    await closed;
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toEqual(Array.from({ length: 6000 }, (_, i) => `${i}:${'x'.repeat(200)}`));
+  });
 });
