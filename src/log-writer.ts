@@ -193,15 +193,20 @@ export class LogWriter {
       this.#writesSinceTrim++;
       this.#kick();
     } else if (error.code === 'EAGAIN') {
-      this.#retry = setTimeout(() => {
-        this.#retry = null;
-        this.#kick();
-      }, RETRY_MS);
+      this.#retryLater();
       return;
     } else {
       this.#fail(error);
     }
     for (const listener of this.#onWritten) listener();
+  }
+
+  /** A full pipe: the queue is tried again shortly (not in a busy loop). */
+  #retryLater(): void {
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      this.#kick();
+    }, RETRY_MS);
   }
 
   /** Everything queued, now, as far as the descriptor takes it; a full pipe is tried again shortly. */
@@ -216,10 +221,7 @@ export class LogWriter {
           this.#fail(error as NodeJS.ErrnoException);
           break;
         }
-        this.#retry = setTimeout(() => {
-          this.#retry = null;
-          this.#kick();
-        }, RETRY_MS);
+        this.#retryLater();
         return;
       }
       const offered = bufs.reduce((n, b) => n + b.length, 0);
@@ -227,10 +229,7 @@ export class LogWriter {
       this.#writesSinceTrim++;
       if (written < offered && this.#queue.length > 0) {
         // the pipe took part of it: it is full; the rest after a while, not in a busy loop
-        this.#retry = setTimeout(() => {
-          this.#retry = null;
-          this.#kick();
-        }, RETRY_MS);
+        this.#retryLater();
         break;
       }
     }

@@ -42,8 +42,9 @@ export class ParseError extends Error {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** What HTTP/1.1 lets a header carry (lowercased names), in either direction: Node's writeHead refuses the rest. */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const MAX_LINE_BYTES = 4 * 1024;
 const CR = 13;
 const LF = 10;
