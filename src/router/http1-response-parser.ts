@@ -3,7 +3,8 @@
  * come. Besides the decoded body it can hand on a chunked body as it arrived, whole chunks only
  * (their size lines and CRLFs included, the last chunk and trailers not): the client's answer is
  * chunked too, so a streamed token goes from one socket to the other without being decoded and
- * framed again — what nginx does, and most of a proxy's cost per token in Node.
+ * framed again — what nginx does, and most of a proxy's cost per token in Node. A chunk larger
+ * than `RAW_HOLD_MAX` that spans reads is the exception: it goes on re-framed, piece by piece.
  *
  * Only what llama-server and any HTTP/1.x server send an upstream client is accepted; anything
  * else is a `ParseError`, and the connection is not reused.
@@ -32,7 +33,10 @@ export interface ResponseEvents {
   head(head: ResponseHead): void;
   /** Decoded body bytes: a view into the read, valid during the call only. */
   data(bytes: Buffer): void;
-  /** Raw mode: whole chunks as received (a view, or a copy when a chunk spanned reads). */
+  /**
+   * Raw mode: whole chunks as received (a view, or a copy when a chunk spanned reads), or a piece
+   * of a chunk too large to hold, framed as a chunk of its own. Always ends at a chunk boundary.
+   */
   raw(bytes: Buffer): void;
   end(): void;
 }
@@ -42,6 +46,15 @@ export class ParseError extends Error {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
+/**
+ * The most raw mode holds of one chunk that spans reads. Whole chunks go on so that the client's
+ * framing is at a chunk boundary after every write, where the router can still end an SSE answer
+ * with its own error frame; but held whole, one 50 MB chunk (a big embeddings answer, a large
+ * /upstream/ body, a misbehaving server) would sit in router memory and reach the client only once
+ * complete. Past this a chunk goes on as it arrives, each piece as a chunk of the router's own
+ * framing. 64 KiB is a socket read, and far more than a streamed token's event.
+ */
+export const RAW_HOLD_MAX = 64 * 1024;
 /** What HTTP/1.1 lets a header carry (lowercased names), in either direction: Node's writeHead refuses the rest. */
 export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -65,8 +78,11 @@ export class ResponseParser {
   /** Bytes of the head, or of a size/trailer line, that a read cut. */
   private partial: Buffer | null = null;
   private remaining = 0;
-  /** Raw mode: bytes of chunks begun in earlier reads and not yet complete. */
+  /** Raw mode: bytes of a chunk begun in earlier reads and not yet complete (its size line included). */
   private heldRaw: Buffer[] = [];
+  private heldRawBytes = 0;
+  /** Raw mode: the current chunk outgrew RAW_HOLD_MAX: its pieces go on framed by us as they come. */
+  private reframing = false;
   private raw = false;
   private wantRaw = false;
 
@@ -83,6 +99,11 @@ export class ResponseParser {
 
   get done(): boolean {
     return this.state === State.Done;
+  }
+
+  /** Bytes kept from one read for the next (a chunk begun, a line cut): never more than RAW_HOLD_MAX. */
+  get heldBytes(): number {
+    return this.heldRawBytes + (this.partial?.length ?? 0);
   }
 
   /** The connection ended; a close-delimited body ends with it, anything else was cut. */
@@ -144,7 +165,8 @@ export class ResponseParser {
           } else {
             if (split && this.raw) {
               // The line began in the previous read (only a read's first line can): its bytes are `line`.
-              this.heldRaw.push(line as Buffer);
+              this.heldRaw.push(line);
+              this.heldRawBytes += line.length;
               rawFrom = at;
             }
             this.remaining = size;
@@ -155,6 +177,7 @@ export class ResponseParser {
         case State.ChunkData: {
           const n = Math.min(this.remaining, buf.length - at);
           if (!this.raw) this.events.data(buf.subarray(at, at + n));
+          else if (this.reframing) this.events.raw(frame([buf.subarray(at, at + n)], n));
           at += n;
           this.remaining -= n;
           if (this.remaining === 0) {
@@ -168,6 +191,11 @@ export class ResponseParser {
           at++;
           if (--this.remaining === 0) {
             this.state = State.ChunkSize;
+            if (this.reframing) {
+              // Its CRLF was upstream's framing, not ours: raw pass-through resumes after it.
+              this.reframing = false;
+              rawFrom = at;
+            }
             rawTo = at;
           }
           break;
@@ -183,9 +211,10 @@ export class ResponseParser {
       }
     }
     if (this.raw && rawFrom >= 0) {
-      // Whole chunks go on in one piece per read; a chunk this read did not finish is kept for the next.
+      // Whole chunks go on in one piece per read; a chunk this read did not finish is kept for the
+      // next (a re-framed one was sent on above, piece by piece).
       this.emitRaw(buf, rawFrom, rawTo);
-      if (this.state === State.ChunkData || this.state === State.ChunkDataEnd) this.holdRaw(buf, rawTo >= 0 ? rawTo : rawFrom);
+      if ((this.state === State.ChunkData || this.state === State.ChunkDataEnd) && !this.reframing) this.holdRaw(buf, rawTo >= 0 ? rawTo : rawFrom);
     }
     if (this.state === State.Done && at < buf.length) throw new ParseError('the upstream sent bytes after its answer');
   }
@@ -297,14 +326,50 @@ export class ResponseParser {
       return;
     }
     this.heldRaw = [];
+    this.heldRawBytes = 0;
     held.push(buf.subarray(from, to));
     this.events.raw(Buffer.concat(held));
   }
 
-  /** A chunk continues in the next read: keep its bytes so far. */
+  /**
+   * A chunk continues in the next read: keep its bytes so far, or, past RAW_HOLD_MAX, send its data
+   * so far as a chunk of our own and the rest as it comes.
+   */
   private holdRaw(buf: Buffer, from: number): void {
-    if (from < buf.length) this.heldRaw.push(buf.subarray(from));
+    if (from === buf.length) return;
+    const tail = buf.subarray(from);
+    if (this.heldRawBytes + tail.length <= RAW_HOLD_MAX) {
+      this.heldRaw.push(tail);
+      this.heldRawBytes += tail.length;
+      return;
+    }
+    const held = this.heldRaw;
+    held.push(tail);
+    // Upstream's size line is left out (the first held piece begins with all of it), and so is what
+    // arrived of its closing CRLF.
+    const line = held[0]!.indexOf(LF) + 1;
+    const size = this.heldRawBytes + tail.length - line - (this.state === State.ChunkDataEnd ? 2 - this.remaining : 0);
+    held[0] = held[0]!.subarray(line);
+    this.heldRaw = [];
+    this.heldRawBytes = 0;
+    this.reframing = true;
+    if (size > 0) this.events.raw(frame(held, size));
   }
+}
+
+/** The first `size` bytes of `pieces` as one chunk (never a last chunk: `size` > 0). */
+function frame(pieces: Buffer[], size: number): Buffer {
+  const head = `${size.toString(16)}\r\n`;
+  const out = Buffer.allocUnsafe(head.length + size + 2);
+  let at = out.write(head, 'latin1');
+  const end = at + size;
+  for (const piece of pieces) {
+    if (at === end) break;
+    at += piece.copy(out, at, 0, Math.min(piece.length, end - at));
+  }
+  out[end] = CR;
+  out[end + 1] = LF;
+  return out;
 }
 
 /** The size of a chunk from its line, `line[from, to)` (hex, then maybe `;extensions`, then CRLF). */
