@@ -105,6 +105,43 @@ describe('router streams', () => {
     expect(frames.filter((f) => f.includes('"tok'))).toHaveLength(5);
   });
 
+  it('passes on a chunk far larger than a read as it arrives, not once it is complete, and whole', async () => {
+    stack = await startStack([{ name: 'a' }]);
+    const size = 6 * 1024 * 1024;
+    const first = 1024 * 1024;
+    const res = await fetch(`${stack.url}/upstream/a/fake/one-chunk?bytes=${size}&first=${first}`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    const readTo = async (want: number) => {
+      while (got < want) {
+        const { done, value } = await reader.read();
+        expect(done).toBe(false);
+        parts.push(value!);
+        got += value!.length;
+      }
+      expect(got).toBe(want);
+    };
+    const release = () => fetch(`http://127.0.0.1:${stack!.ports.a}/fake/release`).then((r) => r.arrayBuffer());
+    // The fake's first small chunk: the answer is being passed on (as received, from here on).
+    await readTo(16);
+    await release();
+    // The big chunk's first part: the fake sends the rest only when released, so it is not complete yet.
+    await readTo(16 + first);
+    await release();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+    }
+    const body = Buffer.concat(parts);
+    expect(body.length).toBe(16 + size);
+    const expected = Buffer.allocUnsafe(16 + size);
+    for (let i = 0; i < expected.length; i++) expected[i] = i % 251;
+    expect(body.equals(expected)).toBe(true);
+  });
+
   it('serves a request whose instance crashed while loading, after the restart', async () => {
     const once = `${tmpdir()}/router-crash-once-${process.pid}-${Date.now()}`;
     stack = await startStack([{ name: 'a', fake: { env: { FAKE_LOAD_MS: '600', FAKE_CRASH_AFTER_MS: '200', FAKE_CRASH_ONCE_FILE: once } } }]);
