@@ -179,7 +179,8 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
  * high-water mark. When Node chose chunked for the response (an HTTP/1.1 client, no length), its
  * chunks are written to the client's socket here, headers first, and its end() writes the last
  * chunk: a chunked upstream answer goes on as it came (whole chunks with their framing, as each
- * read brought them), a translated one (`transform`: another protocol's framing) as one chunk per
+ * read brought them; one that spans reads past RAW_HOLD_MAX re-framed by the parser as it arrives,
+ * so the client's framing still ends at a chunk boundary after every write), a translated one (`transform`: another protocol's framing) as one chunk per
  * upstream read. No decoding and framing again per token, which was most of the router's CPU per
  * streamed token. Otherwise (a length, or an HTTP/1.0 client) the chunks of one upstream read are
  * written to the response as one, once the read is parsed, as nginx does: nothing waits for more

@@ -36,7 +36,8 @@ export interface BodySink {
   data(chunk: Buffer): boolean;
   /**
    * Given, a chunked answer comes here undecoded instead of to `data`: whole chunks with their
-   * framing, never the last chunk (the consumer writes its own). Same return as `data`.
+   * framing (a chunk too large to hold re-framed piece by piece: `RAW_HOLD_MAX`), never the last
+   * chunk (the consumer writes its own). Same return as `data`.
    */
   raw?(chunk: Buffer): boolean;
   end(): void;
