@@ -44,9 +44,17 @@ interface Piece {
 
 export class LogWriter {
   readonly #fd: number;
+  /**
+   * Pieces from `#head` on are not written yet; those before it are written or (on a terminal) in
+   * flight. A head index rather than re-slicing the array per write: a backlog of many small lines
+   * behind a slow reader is then drained in linear time, not quadratic.
+   */
   #queue: Piece[] = [];
+  #head = 0;
   #queued = 0;
   #inFlight: Piece[] | null = null;
+  /** Where the pieces in flight start in `#queue`: what a short write leaves goes back to the head. */
+  #inFlightFrom = 0;
   #inFlightBytes = 0;
   #retry: NodeJS.Timeout | null = null;
   #block: Block | null = null;
@@ -140,10 +148,10 @@ export class LogWriter {
       this.#retry = null;
     }
     const deadline = Date.now() + (this.#gaveUp ? 0 : EXIT_FLUSH_MS);
-    while (this.#queue.length > 0 && !this.#broken) {
-      const bufs = this.#queue.slice(0, IOV_MAX).map((p) => p.bytes);
+    while (this.#waiting > 0 && !this.#broken) {
+      const bufs = this.#front();
       try {
-        this.#consume(this.#queue, fs.writevSync(this.#fd, bufs));
+        this.#consume(fs.writevSync(this.#fd, bufs));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return this.#fail(error as NodeJS.ErrnoException);
         if (Date.now() >= deadline) return this.#drop();
@@ -166,11 +174,25 @@ export class LogWriter {
     return { bytes, block };
   }
 
+  /** Pieces queued and not written (nor in flight). */
+  get #waiting(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** The bytes of the next pieces to write, as many as one writev takes. */
+  #front(): Buffer[] {
+    const end = Math.min(this.#queue.length, this.#head + IOV_MAX);
+    const bufs: Buffer[] = [];
+    for (let i = this.#head; i < end; i++) bufs.push(this.#queue[i]!.bytes);
+    return bufs;
+  }
+
   #kick(): void {
-    if (this.#inFlight !== null || this.#retry !== null || this.#queue.length === 0) return;
+    if (this.#inFlight !== null || this.#retry !== null || this.#waiting === 0) return;
     if (this.#sync) return this.#writeNow();
-    const pieces = this.#queue.length <= IOV_MAX ? this.#queue : this.#queue.slice(0, IOV_MAX);
-    this.#queue = pieces === this.#queue ? [] : this.#queue.slice(IOV_MAX);
+    const pieces = this.#queue.slice(this.#head, this.#head + IOV_MAX);
+    this.#inFlightFrom = this.#head;
+    this.#head += pieces.length;
     this.#inFlight = pieces;
     for (const piece of pieces) this.#inFlightBytes += piece.bytes.length;
     this.#queued -= this.#inFlightBytes;
@@ -182,14 +204,14 @@ export class LogWriter {
   }
 
   #written(error: NodeJS.ErrnoException | null, written: number): void {
-    const pieces = this.#inFlight!;
     this.#inFlight = null;
     this.#queued += this.#inFlightBytes;
     this.#inFlightBytes = 0;
-    // what is left goes back to the front of the queue, in order
-    this.#queue = this.#queue.length === 0 ? pieces : pieces.concat(this.#queue);
+    // what is left goes back to the front of the queue, in order: those pieces are still in place
+    // before the head (nothing is compacted while a write is in flight)
+    this.#head = this.#inFlightFrom;
     if (error === null) {
-      this.#consume(this.#queue, written);
+      this.#consume(written);
       this.#writesSinceTrim++;
       this.#kick();
     } else if (error.code === 'EAGAIN') {
@@ -211,8 +233,8 @@ export class LogWriter {
 
   /** Everything queued, now, as far as the descriptor takes it; a full pipe is tried again shortly. */
   #writeNow(): void {
-    while (this.#queue.length > 0 && !this.#broken) {
-      const bufs = (this.#queue.length <= IOV_MAX ? this.#queue : this.#queue.slice(0, IOV_MAX)).map((p) => p.bytes);
+    while (this.#waiting > 0 && !this.#broken) {
+      const bufs = this.#front();
       let written: number;
       try {
         written = fs.writevSync(this.#fd, bufs);
@@ -225,9 +247,9 @@ export class LogWriter {
         return;
       }
       const offered = bufs.reduce((n, b) => n + b.length, 0);
-      this.#consume(this.#queue, written);
+      this.#consume(written);
       this.#writesSinceTrim++;
-      if (written < offered && this.#queue.length > 0) {
+      if (written < offered && this.#waiting > 0) {
         // the pipe took part of it: it is full; the rest after a while, not in a busy loop
         this.#retryLater();
         break;
@@ -236,21 +258,33 @@ export class LogWriter {
     for (const listener of this.#onWritten) listener();
   }
 
-  /** `written` bytes from the front of `this.#queue` are out: release them. */
-  #consume(queue: Piece[], written: number): void {
-    let done = 0;
-    while (done < queue.length && written >= queue[done]!.bytes.length) {
-      const piece = queue[done++]!;
+  /** `written` bytes from the head of the queue are out: release them. */
+  #consume(written: number): void {
+    const queue = this.#queue;
+    let head = this.#head;
+    while (head < queue.length && written >= queue[head]!.bytes.length) {
+      const piece = queue[head]!;
+      queue[head++] = EMPTY;
       written -= piece.bytes.length;
       this.#queued -= piece.bytes.length;
       this.#release(piece.block);
     }
     if (written > 0) {
-      const piece = queue[done]!;
+      const piece = queue[head]!;
       piece.bytes = piece.bytes.subarray(written);
       this.#queued -= written;
     }
-    this.#queue = done === 0 ? queue : queue.slice(done);
+    this.#head = head;
+    // the written part is dropped once it is most of the array (amortised: each piece moves once);
+    // not while a terminal write is in flight: its pieces are kept in place before the head
+    if (this.#inFlight !== null) return;
+    if (head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (head > IOV_MAX && head * 2 > queue.length) {
+      this.#queue = queue.slice(head);
+      this.#head = 0;
+    }
   }
 
   #release(block: Block | null): void {
@@ -289,11 +323,14 @@ export class LogWriter {
   #drop(): void {
     this.#broken = true;
     this.#queue = [];
+    this.#head = 0;
     this.#queued = 0;
   }
 }
 
 const WRITTEN_POLL_MS = 5;
+/** Put where a written piece was, so the queue does not keep its bytes alive. */
+const EMPTY: Piece = { bytes: Buffer.alloc(0), block: null };
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 const WRITERS = new Map<number, LogWriter>();
 process.on('exit', () => {

@@ -106,4 +106,31 @@ describe('nothing logged is lost when the daemon ends', () => {
     expect(lines.pop()).toBe('');
     expect(lines).toEqual(Array.from({ length: 6000 }, (_, i) => `${i}:${'x'.repeat(200)}`));
   });
+
+  it('a backlog of many small lines behind a reader that stalls is written whole and in order once it reads again', async () => {
+    // 120,000 separate writes (pino's own lines are one write each) while nothing reads the pipe:
+    // thousands of writev batches, short writes cutting pieces, and the queue's front dropped as it goes.
+    const script = `
+      import { LogWriter } from ${JSON.stringify(path.join(REPO, 'dist/src/log-writer.js'))};
+      void process.stdout.writable;
+      const w = LogWriter.for(1);
+      for (let i = 0; i < 120000; i++) w.write(i + ':' + 'y'.repeat(i % 37) + '\\n');
+      await w.whenWritten(20000);
+      process.stderr.write('written ' + w.pending + '\\n');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const closed = new Promise((resolve) => child.stdout.once('close', resolve));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    // not read at first: the pipe fills and the rest queues in the writer
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    expect(await exited).toBe(0);
+    await closed;
+    expect(stderr).toBe('written 0\n');
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toEqual(Array.from({ length: 120000 }, (_, i) => `${i}:${'y'.repeat(i % 37)}`));
+  }, 60_000);
 });
