@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+import { SSE_RAW_HOLD_MAX } from './http1-response-parser.js';
 import { RouterError, type ForwardResult } from './types.js';
 import type { UpstreamBody } from './upstream.js';
 
@@ -169,8 +170,9 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
         res.end(`data: ${JSON.stringify(errorBody(e))}\n\n`);
       },
     },
-    // Flushed above, or by the loading heartbeat's first comment.
-    { headersFlushed: sse },
+    // Flushed above, or by the loading heartbeat's first comment. An SSE event is one chunk: held
+    // whole (up to SSE_RAW_HOLD_MAX) so that an error frame never follows half of one.
+    { headersFlushed: sse, ...(sse ? { rawHoldMax: SSE_RAW_HOLD_MAX } : {}) },
   );
 }
 
@@ -179,7 +181,7 @@ export function pipeResult(res: ServerResponse, result: ForwardResult): void {
  * high-water mark. When Node chose chunked for the response (an HTTP/1.1 client, no length), its
  * chunks are written to the client's socket here, headers first, and its end() writes the last
  * chunk: a chunked upstream answer goes on as it came (whole chunks with their framing, as each
- * read brought them; one that spans reads past RAW_HOLD_MAX re-framed by the parser as it arrives,
+ * read brought them; one that spans reads past the hold limit re-framed by the parser as it arrives,
  * so the client's framing still ends at a chunk boundary after every write), a translated one (`transform`: another protocol's framing) as one chunk per
  * upstream read. No decoding and framing again per token, which was most of the router's CPU per
  * streamed token. Otherwise (a length, or an HTTP/1.0 client) the chunks of one upstream read are
@@ -190,7 +192,7 @@ export function writeBody(
   res: ServerResponse,
   body: UpstreamBody,
   ends: { end(): void; error(error: Error): void },
-  options: { transform?: (chunk: Buffer) => string; headersFlushed?: boolean } = {},
+  options: { transform?: (chunk: Buffer) => string; headersFlushed?: boolean; rawHoldMax?: number } = {},
 ): void {
   const transform = options.transform;
   const socket = chunkedSocketOf(res, body, transform !== undefined, options.headersFlushed === true);
@@ -254,6 +256,7 @@ export function writeBody(
             full = !socket.write(chunk);
             return !full;
           },
+          ...(options.rawHoldMax === undefined ? {} : { rawHoldMax: options.rawHoldMax }),
         }
       : {}),
     end: () => {

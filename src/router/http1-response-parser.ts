@@ -4,7 +4,8 @@
  * (their size lines and CRLFs included, the last chunk and trailers not): the client's answer is
  * chunked too, so a streamed token goes from one socket to the other without being decoded and
  * framed again — what nginx does, and most of a proxy's cost per token in Node. A chunk larger
- * than `RAW_HOLD_MAX` that spans reads is the exception: it goes on re-framed, piece by piece.
+ * larger than the consumer's hold limit (`RAW_HOLD_MAX` unless it asks for more) that spans reads is
+ * the exception: it goes on re-framed, piece by piece.
  *
  * Only what llama-server and any HTTP/1.x server send an upstream client is accepted; anything
  * else is a `ParseError`, and the connection is not reused.
@@ -55,6 +56,13 @@ const MAX_HEAD_BYTES = 64 * 1024;
  * framing. 64 KiB is a socket read, and far more than a streamed token's event.
  */
 export const RAW_HOLD_MAX = 64 * 1024;
+/**
+ * The hold limit an SSE answer asks for: there one chunk is one event, and an upstream that dies
+ * inside an event re-framed piece by piece would leave the router's error frame glued to half an
+ * event (JSON the client cannot parse). Events this large do not occur in token streams; past it
+ * the bound wins over the error frame's fidelity.
+ */
+export const SSE_RAW_HOLD_MAX = 1024 * 1024;
 /** What HTTP/1.1 lets a header carry (lowercased names), in either direction: Node's writeHead refuses the rest. */
 export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -85,6 +93,7 @@ export class ResponseParser {
   private reframing = false;
   private raw = false;
   private wantRaw = false;
+  private holdMax = RAW_HOLD_MAX;
 
   constructor(
     private readonly events: ResponseEvents,
@@ -92,16 +101,20 @@ export class ResponseParser {
     private readonly headRequest = false,
   ) {}
 
-  /** Hand a chunked body on raw from the next chunk boundary on (what was decoded before stays decoded). */
-  passRaw(): void {
+  /**
+   * Hand a chunked body on raw from the next chunk boundary on (what was decoded before stays
+   * decoded), a chunk spanning reads held whole up to `holdMax` bytes.
+   */
+  passRaw(holdMax = RAW_HOLD_MAX): void {
     this.wantRaw = true;
+    this.holdMax = holdMax;
   }
 
   get done(): boolean {
     return this.state === State.Done;
   }
 
-  /** Bytes kept from one read for the next (a chunk begun, a line cut): never more than RAW_HOLD_MAX. */
+  /** Bytes kept from one read for the next (a chunk begun, a line cut): never more than the hold limit. */
   get heldBytes(): number {
     return this.heldRawBytes + (this.partial?.length ?? 0);
   }
@@ -332,13 +345,13 @@ export class ResponseParser {
   }
 
   /**
-   * A chunk continues in the next read: keep its bytes so far, or, past RAW_HOLD_MAX, send its data
+   * A chunk continues in the next read: keep its bytes so far, or, past the hold limit, send its data
    * so far as a chunk of our own and the rest as it comes.
    */
   private holdRaw(buf: Buffer, from: number): void {
     if (from === buf.length) return;
     const tail = buf.subarray(from);
-    if (this.heldRawBytes + tail.length <= RAW_HOLD_MAX) {
+    if (this.heldRawBytes + tail.length <= this.holdMax) {
       this.heldRaw.push(tail);
       this.heldRawBytes += tail.length;
       return;
@@ -372,7 +385,12 @@ function frame(pieces: Buffer[], size: number): Buffer {
   return out;
 }
 
-/** The size of a chunk from its line, `line[from, to)` (hex, then maybe `;extensions`, then CRLF). */
+/**
+ * The size of a chunk from its line, `line[from, to)`: hex, then maybe whitespace and
+ * `;extensions`, then CRLF. Anything else is refused, not passed on: raw mode forwards this line to
+ * the client as it is, and a bare CR or LF there would be framing a strict client rejects and a
+ * lenient one may read differently from the router.
+ */
 function chunkSize(line: Buffer, from: number, to: number): number {
   let size = 0;
   let digits = 0;
@@ -380,11 +398,21 @@ function chunkSize(line: Buffer, from: number, to: number): number {
     const c = line[i]!;
     const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
     if (v < 0) {
-      if (digits > 0 && (c === 59 || c === CR || c === 32 || c === 9)) return size;
+      if (digits > 0 && (c === 59 || c === CR || c === 32 || c === 9) && lineRestIsPlain(line, i, to)) return size;
       break;
     }
     if (++digits > 12) break;
     size = size * 16 + v;
   }
   throw new ParseError(`a chunk size line that is not hex: ${JSON.stringify(line.subarray(from, Math.min(to, from + 40)).toString('latin1'))}`);
+}
+
+/** `line[at, to)` is CRLF, after tabs and visible characters only (extensions, whitespace). */
+function lineRestIsPlain(line: Buffer, at: number, to: number): boolean {
+  if (to - at < 2 || line[to - 2] !== CR || line[to - 1] !== LF) return false;
+  for (let i = at; i < to - 2; i++) {
+    const c = line[i]!;
+    if ((c < 0x20 && c !== 9) || c === 0x7f) return false;
+  }
+  return true;
 }

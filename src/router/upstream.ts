@@ -40,6 +40,8 @@ export interface BodySink {
    * chunk (the consumer writes its own). Same return as `data`.
    */
   raw?(chunk: Buffer): boolean;
+  /** With `raw`: how much of one chunk spanning reads is held so that it still comes whole (default `RAW_HOLD_MAX`). */
+  rawHoldMax?: number;
   end(): void;
   /** Upstream failed mid-body, or the request was aborted (client gone). */
   error(error: Error): void;
@@ -302,7 +304,7 @@ class UpstreamCall implements UpstreamBody, ConnectionUser, ResponseEvents {
   consume(sink: BodySink): void {
     if (this.sink) throw new Error('an upstream body has one consumer');
     this.sink = sink;
-    if (sink.raw && this.chunked) this.parser.passRaw();
+    if (sink.raw && this.chunked) this.parser.passRaw(sink.rawHoldMax);
     const held = this.held;
     this.held = null;
     this.full = false;

@@ -11,7 +11,7 @@ interface Seen {
   ends: number;
 }
 
-function parser(options: { headRequest?: boolean; rawFromStart?: boolean } = {}): { p: ResponseParser; seen: Seen } {
+function parser(options: { headRequest?: boolean; rawFromStart?: boolean; holdMax?: number } = {}): { p: ResponseParser; seen: Seen } {
   const seen: Seen = { heads: [], data: [], raw: [], ends: 0 };
   const p = new ResponseParser(
     {
@@ -22,7 +22,7 @@ function parser(options: { headRequest?: boolean; rawFromStart?: boolean } = {})
     },
     options.headRequest,
   );
-  if (options.rawFromStart) p.passRaw();
+  if (options.rawFromStart) p.passRaw(options.holdMax);
   return { p, seen };
 }
 
@@ -262,5 +262,41 @@ describe('upstream answer parser', () => {
     expect(fails('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nabEXTRA')).toThrow(/after its answer/);
     expect(fails('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab', true)).toThrow(/closed before/);
     expect(fails('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab', true)).toThrow(/closed before/);
+  });
+
+  it('refuses a chunk size line that does not end in CRLF or holds a control character (raw mode would pass it on)', () => {
+    const line = (size: string, readCut: number | null = null) => {
+      const { p, seen } = parser({ rawFromStart: true });
+      const text = Buffer.from(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${size}hello\r\n0\r\n\r\n`, 'latin1');
+      const at = readCut === null ? [] : [text.indexOf(size) + readCut];
+      return () => {
+        feedCut(p, text, at);
+        return decodeWholeChunks(Buffer.concat(seen.raw));
+      };
+    };
+    for (const bad of ['5;x\n', '5\rX\n', '5\t;\r\r\n', '5\n', '5;a\x00b\r\n', '5 \x7f\r\n']) {
+      expect(line(bad), JSON.stringify(bad)).toThrow(ParseError);
+      // the same with the line cut between reads
+      expect(line(bad, 2), JSON.stringify(bad)).toThrow(ParseError);
+    }
+    for (const good of ['5\r\n', '5;x=1\r\n', '5 ;x="a b"\r\n', '5\t\r\n']) {
+      expect(line(good)(), JSON.stringify(good)).toBe('hello');
+      expect(line(good, 1)(), JSON.stringify(good)).toBe('hello');
+    }
+  });
+
+  it('holds a chunk spanning reads whole up to the limit its consumer asked for', () => {
+    const big = 'x'.repeat(3 * RAW_HOLD_MAX);
+    const text = Buffer.from(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunked([big])}0\r\n\r\n`);
+    const cuts = [100, 100 + RAW_HOLD_MAX, 100 + 2 * RAW_HOLD_MAX + 7];
+    const whole = parser({ rawFromStart: true, holdMax: 4 * RAW_HOLD_MAX });
+    feedCut(whole.p, text, cuts);
+    // one piece, upstream's own chunk as it came
+    expect(whole.seen.raw).toHaveLength(1);
+    expect(whole.seen.raw[0]!.toString('latin1')).toBe(chunked([big]));
+    const bounded = parser({ rawFromStart: true });
+    feedCut(bounded.p, text, cuts);
+    expect(bounded.seen.raw.length).toBeGreaterThan(1);
+    expect(bounded.seen.raw.map((piece) => decodeWholeChunks(piece)).join('')).toBe(big);
   });
 });

@@ -142,6 +142,33 @@ describe('router streams', () => {
     expect(body.equals(expected)).toBe(true);
   });
 
+  it('ends a stream that dies inside a large event with the whole events before it and a parsable error frame', async () => {
+    // An event of 200 KB (larger than a read, and than what any other chunk is held for) cut after 100 KB.
+    stack = await startStack([{ name: 'a' }]);
+    const res = await fetch(`${stack.url}/upstream/a/fake/one-chunk?sse=1&die=1&bytes=200000&first=100000`);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const release = () => fetch(`http://127.0.0.1:${stack!.ports.a}/fake/release`).then((r) => r.arrayBuffer());
+    const reader = res.body!.getReader();
+    const parts: Uint8Array[] = [];
+    for (let got = 0; got < 16; ) {
+      const { done, value } = await reader.read();
+      expect(done).toBe(false);
+      parts.push(value!);
+      got += value!.length;
+    }
+    await release();
+    await release();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+    }
+    const events = Buffer.concat(parts).toString('latin1').split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(2);
+    expect(JSON.parse(events[0]!.slice('data: '.length))).toEqual({ n: 0 });
+    expect(JSON.parse(events[1]!.slice('data: '.length))).toMatchObject({ error: { code: 'upstream_error' } });
+  });
+
   it('serves a request whose instance crashed while loading, after the restart', async () => {
     const once = `${tmpdir()}/router-crash-once-${process.pid}-${Date.now()}`;
     stack = await startStack([{ name: 'a', fake: { env: { FAKE_LOAD_MS: '600', FAKE_CRASH_AFTER_MS: '200', FAKE_CRASH_ONCE_FILE: once } } }]);
