@@ -63,6 +63,9 @@ export const RAW_HOLD_MAX = 64 * 1024;
  * the bound wins over the error frame's fidelity.
  */
 export const SSE_RAW_HOLD_MAX = 1024 * 1024;
+/** Held pieces smaller than this are copied into staging buffers of STAGE_BYTES (see keep()). */
+const STAGE_MIN = 4096;
+const STAGE_BYTES = 16 * 1024;
 /** What HTTP/1.1 lets a header carry (lowercased names), in either direction: Node's writeHead refuses the rest. */
 export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -89,6 +92,9 @@ export class ResponseParser {
   /** Raw mode: bytes of a chunk begun in earlier reads and not yet complete (its size line included). */
   private heldRaw: Buffer[] = [];
   private heldRawBytes = 0;
+  /** Small held pieces are copied into this (the last of `heldRaw`), not kept as views: see keep(). */
+  private stage: Buffer | null = null;
+  private staged = 0;
   /** Raw mode: the current chunk outgrew RAW_HOLD_MAX: its pieces go on framed by us as they come. */
   private reframing = false;
   private raw = false;
@@ -112,6 +118,11 @@ export class ResponseParser {
 
   get done(): boolean {
     return this.state === State.Done;
+  }
+
+  /** Buffers held for a chunk spanning reads: a few per 16 KiB however small the reads. */
+  get heldPieces(): number {
+    return this.heldRaw.length;
   }
 
   /** Bytes kept from one read for the next (a chunk begun, a line cut): never more than the hold limit. */
@@ -178,8 +189,7 @@ export class ResponseParser {
           } else {
             if (split && this.raw) {
               // The line began in the previous read (only a read's first line can): its bytes are `line`.
-              this.heldRaw.push(line);
-              this.heldRawBytes += line.length;
+              this.keep(line);
               rawFrom = at;
             }
             this.remaining = size;
@@ -338,10 +348,36 @@ export class ResponseParser {
       if (to > from) this.events.raw(from === 0 && to === buf.length ? buf : buf.subarray(from, to));
       return;
     }
-    this.heldRaw = [];
-    this.heldRawBytes = 0;
+    this.dropHeld();
     held.push(buf.subarray(from, to));
     this.events.raw(Buffer.concat(held));
+  }
+
+  /**
+   * Hold `piece` (part of a chunk). An upstream writing a byte at a time would otherwise leave one
+   * Buffer object per read held (tens of thousands for one chunk, many times its bytes in memory):
+   * small pieces are copied into a shared staging buffer instead.
+   */
+  private keep(piece: Buffer): void {
+    this.heldRawBytes += piece.length;
+    if (piece.length >= STAGE_MIN) {
+      this.heldRaw.push(piece);
+      this.stage = null;
+      return;
+    }
+    if (this.stage === null || this.stage.length - this.staged < piece.length) {
+      this.stage = Buffer.allocUnsafe(STAGE_BYTES);
+      this.staged = 0;
+      this.heldRaw.push(this.stage);
+    }
+    this.staged += piece.copy(this.stage, this.staged);
+    this.heldRaw[this.heldRaw.length - 1] = this.stage.subarray(0, this.staged);
+  }
+
+  private dropHeld(): void {
+    this.heldRaw = [];
+    this.heldRawBytes = 0;
+    this.stage = null;
   }
 
   /**
@@ -351,11 +387,7 @@ export class ResponseParser {
   private holdRaw(buf: Buffer, from: number): void {
     if (from === buf.length) return;
     const tail = buf.subarray(from);
-    if (this.heldRawBytes + tail.length <= this.holdMax) {
-      this.heldRaw.push(tail);
-      this.heldRawBytes += tail.length;
-      return;
-    }
+    if (this.heldRawBytes + tail.length <= this.holdMax) return this.keep(tail);
     const held = this.heldRaw;
     held.push(tail);
     // Upstream's size line is left out (the first held piece begins with all of it), and so is what
@@ -363,8 +395,7 @@ export class ResponseParser {
     const line = held[0]!.indexOf(LF) + 1;
     const size = this.heldRawBytes + tail.length - line - (this.state === State.ChunkDataEnd ? 2 - this.remaining : 0);
     held[0] = held[0]!.subarray(line);
-    this.heldRaw = [];
-    this.heldRawBytes = 0;
+    this.dropHeld();
     this.reframing = true;
     if (size > 0) this.events.raw(frame(held, size));
   }

@@ -285,6 +285,23 @@ describe('upstream answer parser', () => {
     }
   });
 
+  it('a chunk arriving a byte per read is held in a few buffers, not one per read, and passed on whole', () => {
+    const event = `data: {"x":"${'y'.repeat(60_000)}"}\n\n`;
+    const text = Buffer.from(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunked([event])}0\r\n\r\n`);
+    const { p, seen } = parser({ rawFromStart: true, holdMax: 1024 * 1024 });
+    const start = text.indexOf('\r\n\r\n') + 4;
+    p.feed(text.subarray(0, start));
+    let most = 0;
+    for (let i = start; i < text.length; i++) {
+      p.feed(text.subarray(i, i + 1));
+      most = Math.max(most, p.heldPieces);
+    }
+    expect(most).toBeLessThanOrEqual(Math.ceil(event.length / (16 * 1024)) + 1);
+    expect(seen.raw).toHaveLength(1);
+    expect(decodeWholeChunks(seen.raw[0]!)).toBe(event);
+    expect(seen.ends).toBe(1);
+  });
+
   it('holds a chunk spanning reads whole up to the limit its consumer asked for', () => {
     const big = 'x'.repeat(3 * RAW_HOLD_MAX);
     const text = Buffer.from(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunked([big])}0\r\n\r\n`);
