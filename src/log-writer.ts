@@ -11,7 +11,7 @@
  * Nothing is lost on the way out: `whenWritten` lets the daemon wait for the last write, and on
  * process 'exit' (which also follows an uncaught exception) whatever is still queued is written
  * synchronously. Only SIGKILL, and on a terminal a write already handed to the thread pool when the
- * process dies, can drop bytes.
+ * process dies, can drop bytes (or, that one write, land after the lines the exit flush wrote).
  */
 import fs from 'node:fs';
 import { isatty } from 'node:tty';
@@ -243,8 +243,9 @@ export class LogWriter {
           this.#fail(error as NodeJS.ErrnoException);
           break;
         }
+        // earlier passes may have written: the listeners below hear of it now, not after the retry
         this.#retryLater();
-        return;
+        break;
       }
       const offered = bufs.reduce((n, b) => n + b.length, 0);
       this.#consume(written);

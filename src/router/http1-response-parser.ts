@@ -92,9 +92,12 @@ export class ResponseParser {
   /** Raw mode: bytes of a chunk begun in earlier reads and not yet complete (its size line included). */
   private heldRaw: Buffer[] = [];
   private heldRawBytes = 0;
-  /** Small held pieces are copied into this (the last of `heldRaw`), not kept as views: see keep(). */
+  /** Small held pieces are copied into this, not kept as views: see keep(). */
   private stage: Buffer | null = null;
+  /** Bytes of `stage` in use. */
   private staged = 0;
+  /** Where in `stage` the view that is the last of `heldRaw` begins, or −1 when that is not a staged view. */
+  private stageView = -1;
   /** Raw mode: the current chunk outgrew RAW_HOLD_MAX: its pieces go on framed by us as they come. */
   private reframing = false;
   private raw = false;
@@ -362,22 +365,29 @@ export class ResponseParser {
     this.heldRawBytes += piece.length;
     if (piece.length >= STAGE_MIN) {
       this.heldRaw.push(piece);
-      this.stage = null;
+      // the stage's free room stays for the next small piece, as a view of its own
+      this.stageView = -1;
       return;
     }
     if (this.stage === null || this.stage.length - this.staged < piece.length) {
       this.stage = Buffer.allocUnsafe(STAGE_BYTES);
       this.staged = 0;
+      this.stageView = -1;
+    }
+    if (this.stageView < 0) {
+      this.stageView = this.staged;
       this.heldRaw.push(this.stage);
     }
     this.staged += piece.copy(this.stage, this.staged);
-    this.heldRaw[this.heldRaw.length - 1] = this.stage.subarray(0, this.staged);
+    this.heldRaw[this.heldRaw.length - 1] = this.stage.subarray(this.stageView, this.staged);
   }
 
+  /** The held bytes were sent on (or re-framed): a new stage for the next chunk, none of it shared. */
   private dropHeld(): void {
     this.heldRaw = [];
     this.heldRawBytes = 0;
     this.stage = null;
+    this.stageView = -1;
   }
 
   /**
@@ -417,10 +427,10 @@ function frame(pieces: Buffer[], size: number): Buffer {
 }
 
 /**
- * The size of a chunk from its line, `line[from, to)`: hex, then maybe whitespace and
- * `;extensions`, then CRLF. Anything else is refused, not passed on: raw mode forwards this line to
- * the client as it is, and a bare CR or LF there would be framing a strict client rejects and a
- * lenient one may read differently from the router.
+ * The size of a chunk from its line, `line[from, to)`: hex, then maybe `;extensions`, then CRLF.
+ * Anything else is refused, not passed on: raw mode forwards this line to the client as it is, and
+ * a bare CR or LF, or whitespace after the size, is framing a strict client (Node's own) rejects and
+ * a lenient one may read differently from the router. llama-server, Node and Go send `<hex>\r\n`.
  */
 function chunkSize(line: Buffer, from: number, to: number): number {
   let size = 0;
@@ -429,7 +439,7 @@ function chunkSize(line: Buffer, from: number, to: number): number {
     const c = line[i]!;
     const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
     if (v < 0) {
-      if (digits > 0 && (c === 59 || c === CR || c === 32 || c === 9) && lineRestIsPlain(line, i, to)) return size;
+      if (digits > 0 && (c === 59 || c === CR) && lineRestIsPlain(line, i, to)) return size;
       break;
     }
     if (++digits > 12) break;
