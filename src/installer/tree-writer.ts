@@ -11,11 +11,14 @@ import { PackageError, errnoCode } from '../errors.js';
 import { formatBytes } from './limits.js';
 import { checkLinksStayInside, hostile, safeEntryPath, shorten } from './entry-guard.js';
 import { ENV } from '../env.js';
+import { FLUSH_EVERY, type EarlyWriteback } from './early-writeback.js';
 
 type Kind = 'file' | 'dir' | 'symlink';
 
 export interface TreeWriterLimits {
   maxBytes: number;
+  /** Large files' data is sent toward the disk while the extraction goes on (early-writeback.ts). */
+  writeback?: Pick<EarlyWriteback, 'request'>;
 }
 
 /**
@@ -137,20 +140,35 @@ export class TreeWriter {
     if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a file without a name');
     this.ensureParents(rel, name);
     this.replace(rel, name);
-    let fd: number | null = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
+    const abs = this.abs(rel);
+    let fd: number | null = openSync(abs, OPEN_FLAGS, safeMode(mode) | 0o600);
     this.kinds.set(rel, 'file');
     this.entries++;
+    const writeback = this.limits.writeback;
+    let written = 0;
+    let unflushed = 0;
+    const wrote = (bytes: number): void => {
+      written += bytes;
+      unflushed += bytes;
+      if (writeback && unflushed >= FLUSH_EVERY) {
+        writeback.request(abs);
+        unflushed = 0;
+      }
+    };
     const file: OpenFile = {
       write: (chunk) => {
         this.count(chunk.length, name);
         let off = 0;
         while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
+        wrote(chunk.length);
       },
       end: (finalMode) => {
         if (fd === null) return;
         const closing = fd;
         fd = null;
         this.open.delete(file);
+        // the rest of a large file; small ones are left to the sync before activation
+        if (writeback && written >= FLUSH_EVERY && unflushed > 0) writeback.request(abs);
         try {
           // the umask may have removed bits the archive asked for
           fchmodSync(closing, safeMode(finalMode) | 0o600);
