@@ -12,7 +12,6 @@ import { PackageError } from '../errors.js';
 import { formatBytes } from './limits.js';
 import { ENV } from '../env.js';
 import { TreeWriter } from './tree-writer.js';
-import type { EarlyWriteback } from './early-writeback.js';
 import type { ArchiveFormat, FreeBytesProbe } from './types.js';
 
 const CHECK_EVERY = 32 * 1024 * 1024;
@@ -49,9 +48,8 @@ export async function extractArchive(o: {
   onProgress?: (done: number, total: number) => void;
   /** tar and tar.gz: the archive's bytes as the cache copy reads them, instead of reading `file` again. */
   stream?: TarInput;
-  writeback?: EarlyWriteback;
 }): Promise<ExtractResult> {
-  const writer = new TreeWriter(o.into, { maxBytes: o.maxBytes, writeback: o.writeback });
+  const writer = new TreeWriter(o.into, { maxBytes: o.maxBytes });
   let estimate = o.format === 'tar' ? o.size : o.format === 'tar.gz' ? await gzipSizeHint(o.file, o.size) : 0;
   let nextCheck = CHECK_EVERY;
   let tarBytes = 0;

@@ -29,7 +29,6 @@ import { DEFAULT_RESERVE_BYTES, formatBytes, parseMaxBytes } from './limits.js';
 import { acquireInstallLock } from './lock.js';
 import { buildManifest, firstDifference } from './manifest.js';
 import { fsyncPaths, makeDurable } from './durable.js';
-import { EarlyWriteback } from './early-writeback.js';
 import { readInstalledMarker, writeMarker } from './marker.js';
 import { ttyProgress } from './progress.js';
 import { inspectSource } from './source.js';
@@ -64,8 +63,6 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   let cacheFile: string | null = null;
   // started before the smoke test; a failed install still waits for it, so no `sync` outlives the call
   let durable: Promise<void> | undefined;
-  // large files start toward the disk during the extraction; settled before the sync, and in any case before we return
-  const writeback = new EarlyWriteback();
   try {
     await removeLeftovers(paths, log);
     const current = await readInstalledMarker(paths);
@@ -123,7 +120,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       await mkdir(path.join(staging, 'x'));
       return path.join(staging, 'x');
     };
-    const extractOptions = (into: string) => ({ size: source.size, format: source.format, into, spaceDir: paths.releases, maxBytes, reserve, freeBytes, log, signal: o.signal, writeback });
+    const extractOptions = (into: string) => ({ size: source.size, format: source.format, into, spaceDir: paths.releases, maxBytes, reserve, freeBytes, log, signal: o.signal });
     let streamed: Promise<ExtractResult> | undefined;
     const tarSink = async (): Promise<CopySink> => {
       // tar.gz: the copy writes into the gunzip, whose write callback says the chunk was inflated;
@@ -220,7 +217,7 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
     const layout = await normaliseLayout(extracted, staging!, result.links);
     log.info({ phase: 'layout', layout: layout.name }, `archive layout: ${layout.name}`);
     // the tree goes to the disk while the smoke test runs
-    durable = writeback.settle().then(() => makeDurable(layout.tree, o.signal));
+    durable = makeDurable(layout.tree, o.signal);
     durable.catch(() => undefined);
 
     log.info({ phase: 'smoke-test' }, 'running bin/llama-server --version');
@@ -276,7 +273,6 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
   } finally {
     tty?.finish();
     await durable?.catch(() => undefined);
-    await writeback.settle();
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
     await lock.release();
   }

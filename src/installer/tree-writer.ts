@@ -11,15 +11,12 @@ import { PackageError, errnoCode } from '../errors.js';
 import { formatBytes } from './limits.js';
 import { checkLinksStayInside, hostile, safeEntryPath, shorten } from './entry-guard.js';
 import { ENV } from '../env.js';
-import { FLUSH_EVERY, type EarlyWriteback } from './early-writeback.js';
 import { DeferredFiles, SMALL_FILE, type SmallFile } from './deferred-files.js';
 
 type Kind = 'file' | 'dir' | 'symlink';
 
 export interface TreeWriterLimits {
   maxBytes: number;
-  /** Large files' data is sent toward the disk while the extraction goes on (early-writeback.ts). */
-  writeback?: Pick<EarlyWriteback, 'request'>;
 }
 
 /**
@@ -219,33 +216,18 @@ export class TreeWriter {
 
   /** Creates a file claimFile checked (O_EXCL|O_NOFOLLOW: nothing there, not through a link). */
   private createFile(rel: string, name: string, mode: number): OpenFile {
-    const abs = this.abs(rel);
-    let fd: number | null = openSync(abs, OPEN_FLAGS, safeMode(mode) | 0o600);
-    const writeback = this.limits.writeback;
-    let written = 0;
-    let unflushed = 0;
-    const wrote = (bytes: number): void => {
-      written += bytes;
-      unflushed += bytes;
-      if (writeback && unflushed >= FLUSH_EVERY) {
-        writeback.request(abs);
-        unflushed = 0;
-      }
-    };
+    let fd: number | null = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
     const file: OpenFile = {
       write: (chunk) => {
         this.count(chunk.length, name);
         let off = 0;
         while (off < chunk.length) off += writeSync(fd!, chunk, off, chunk.length - off);
-        wrote(chunk.length);
       },
       end: (finalMode) => {
         if (fd === null) return;
         const closing = fd;
         fd = null;
         this.open.delete(file);
-        // the rest of a large file; small ones are left to the sync before activation
-        if (writeback && written >= FLUSH_EVERY && unflushed > 0) writeback.request(abs);
         try {
           // the umask may have removed bits the archive asked for
           fchmodSync(closing, safeMode(finalMode) | 0o600);

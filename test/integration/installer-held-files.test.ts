@@ -1,7 +1,7 @@
 /**
- * Small files are created after their entry was read (held in memory until the reader waits for
- * its input), and large ones are sent toward the disk while the extraction goes on. What the
- * archive says must still be what is installed — the last of two same-named entries, a hard link
+ * Small tar files are created after their entry was read (held in memory until the reader waits
+ * for its input), and zip's largest entries before the small ones. What the archive says must
+ * still be what is installed — the last of two same-named entries, a hard link
  * to a held file, a symlink over one, more held bytes and files than the holding allows — and a
  * cancelled install must leave the active one as it was, with nothing behind in the releases.
  */
@@ -68,7 +68,7 @@ describe('held small files', () => {
     for (const f of [...large, ...files]) expect((await readFile(path.join(t.paths.install, f.path))).equals(f.content), f.path).toBe(true);
   });
 
-  // a 40 MiB library is sent toward the disk while the rest is extracted; small files are held when the cancel comes
+  // the cancel comes while the 40 MiB library is extracted: small files held (tar), or created while it inflates (zip)
   for (const format of ['tar.gz', 'zip'] as Format[]) {
     it(`${format}: cancelled during the extraction, the active install is untouched and nothing is left behind`, async () => {
       const old = await writeArchive(path.join(t.dir, `old${extensionOf(format)}`), format, layoutEntries('documented'));
