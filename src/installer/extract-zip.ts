@@ -130,6 +130,28 @@ async function dataStream(file: string, reader: ZipBlockReader, entry: Entry): P
  */
 const PARALLEL = 3;
 
+/**
+ * The largest PARALLEL entries first, then the rest in archive order: zip tools put a build's
+ * libraries after its many small files, and creating those (~0.3 ms each, on the main thread)
+ * kept the second core mostly idle before the libraries' inflation began. Kept in archive order
+ * when an entry lies under another non-directory entry (a file or link of that name): only then
+ * does the order of creation decide which of them is refused, and how. Duplicate names were
+ * refused before (preflightZip).
+ */
+function creationOrder(entries: Entry[]): Entry[] {
+  const notDirs = new Set(entries.filter((e) => classify(e).kind !== 'dir').map((e) => safeEntryPath(e.fileName)));
+  for (const entry of entries) {
+    const rel = safeEntryPath(entry.fileName);
+    for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) if (notDirs.has(rel.slice(0, i))) return entries;
+  }
+  const first = entries
+    .filter((e) => e.compressedSize > SMALL && classify(e).kind === 'file')
+    .sort((a, b) => b.compressedSize - a.compressedSize)
+    .slice(0, PARALLEL);
+  const early = new Set(first);
+  return [...first, ...entries.filter((e) => !early.has(e))];
+}
+
 export async function extractZip(file: string, opened: OpenedZip, writer: TreeWriter, hooks: FeedHooks = {}): Promise<void> {
   const { zip, entries, reader } = opened;
   let consumed = 0;
@@ -142,13 +164,15 @@ export async function extractZip(file: string, opened: OpenedZip, writer: TreeWr
   // the first entry that failed while others were read (a task's rejection is seen here at once)
   const failure: { error?: unknown } = {};
   try {
-    for (const entry of entries) {
+    for (const entry of creationOrder(entries)) {
       if ('error' in failure) throw failure.error;
       const { kind, mode } = classify(entry);
       if (kind === 'dir') {
         writer.dir(entry.fileName, mode);
         continue;
       }
+      // a large entry waits for a free slot; small ones go on meanwhile
+      if (entry.compressedSize > SMALL) while (inFlight.size >= PARALLEL) await Promise.race(inFlight);
       const stream = await dataStream(file, reader, entry);
       // tracked at once: a refused name below must not leave its file descriptor open
       if (stream && 'pipe' in stream) streams.add(stream);
@@ -180,7 +204,6 @@ export async function extractZip(file: string, opened: OpenedZip, writer: TreeWr
       task.catch((error: unknown) => {
         if (!('error' in failure)) failure.error = error;
       });
-      if (inFlight.size >= PARALLEL) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
   } catch (error) {

@@ -11,6 +11,7 @@ import { PackageError, errnoCode } from '../errors.js';
 import { formatBytes } from './limits.js';
 import { checkLinksStayInside, hostile, safeEntryPath, shorten } from './entry-guard.js';
 import { ENV } from '../env.js';
+import { DeferredFiles, SMALL_FILE, type SmallFile } from './deferred-files.js';
 
 type Kind = 'file' | 'dir' | 'symlink';
 
@@ -47,6 +48,8 @@ export class TreeWriter {
   private current: OpenFile | null = null;
   /** Every file still open, also those of openFile (zip writes several at once). */
   private readonly open = new Set<OpenFile>();
+  /** beginFile's small files, created when the reader has nothing else to do (deferred-files.ts). */
+  private readonly deferred = new DeferredFiles((file) => this.createSmall(file));
 
   constructor(root: string, private readonly limits: TreeWriterLimits) {
     this.root = root;
@@ -86,7 +89,7 @@ export class TreeWriter {
     const kind = this.kinds.get(rel);
     if (kind === undefined) return;
     if (kind === 'dir') throw hostile('E_PKG_BAD_PATH', name, 'replaces a directory of the same name');
-    unlinkSync(this.abs(rel));
+    if (!this.deferred.drop(rel)) unlinkSync(this.abs(rel));
     this.kinds.delete(rel);
     this.links.delete(rel);
   }
@@ -109,8 +112,72 @@ export class TreeWriter {
     this.dirModes.set(rel, safeMode(mode) | 0o700);
   }
 
+  /**
+   * A file of the sequential reader (tar): its name is checked now, in archive order; a small one
+   * is held in memory and created later (writePending, finish), a larger one as it grows past that.
+   */
   beginFile(name: string, mode: number): void {
-    this.current = this.openFile(name, mode);
+    this.current = this.guard(name, () => this.holdFile(name, mode));
+  }
+
+  /** Files held by beginFile, not yet on disk. */
+  get pending(): number {
+    return this.deferred.size;
+  }
+
+  /** Create up to `count` of the held files (the reader is waiting for its input anyway). */
+  writePending(count: number): void {
+    this.deferred.writeSome(count);
+  }
+
+  private holdFile(name: string, mode: number): OpenFile {
+    const rel = this.claimFile(name);
+    const parts: Buffer[] = [];
+    let size = 0;
+    let real: OpenFile | null = null;
+    let closed = false;
+    const file: OpenFile = {
+      write: (chunk) => {
+        if (real) return real.write(chunk);
+        if (size + chunk.length <= SMALL_FILE) {
+          this.count(chunk.length, name);
+          // a copy: the chunk is a view of the gunzip's 1 MiB buffer, which it would keep alive
+          parts.push(Buffer.from(chunk));
+          size += chunk.length;
+          return;
+        }
+        real = this.guard(name, () => this.createFile(rel, name, mode));
+        // counted already
+        this.bytes -= size;
+        for (const part of parts.splice(0)) real.write(part);
+        real.write(chunk);
+      },
+      end: (finalMode) => {
+        if (real) return real.end(finalMode);
+        if (closed) return;
+        closed = true;
+        this.deferred.add({ rel, name, mode: finalMode, data: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size) });
+      },
+      close: () => {
+        closed = true;
+        real?.close();
+      },
+    };
+    return file;
+  }
+
+  private createSmall(file: SmallFile): void {
+    this.guard(file.name, () => {
+      const out = this.createFile(file.rel, file.name, file.mode);
+      try {
+        // counted when it was read
+        this.bytes -= file.data.length;
+        out.write(file.data);
+        out.end(file.mode);
+      } finally {
+        out.close();
+      }
+    });
   }
 
   write(chunk: Buffer): void {
@@ -133,13 +200,23 @@ export class TreeWriter {
   }
 
   private openFileUnguarded(name: string, mode: number): OpenFile {
+    return this.createFile(this.claimFile(name), name, mode);
+  }
+
+  /** The checks every file entry passes before anything is written, in archive order. */
+  private claimFile(name: string): string {
     const rel = safeEntryPath(name);
     if (rel === '') throw hostile('E_PKG_BAD_PATH', name, 'is a file without a name');
     this.ensureParents(rel, name);
     this.replace(rel, name);
-    let fd: number | null = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
     this.kinds.set(rel, 'file');
     this.entries++;
+    return rel;
+  }
+
+  /** Creates a file claimFile checked (O_EXCL|O_NOFOLLOW: nothing there, not through a link). */
+  private createFile(rel: string, name: string, mode: number): OpenFile {
+    let fd: number | null = openSync(this.abs(rel), OPEN_FLAGS, safeMode(mode) | 0o600);
     const file: OpenFile = {
       write: (chunk) => {
         this.count(chunk.length, name);
@@ -214,6 +291,7 @@ export class TreeWriter {
       throw hostile('E_PKG_LINK_OUTSIDE', name, `is a hard link to ${JSON.stringify(target)}, outside the install tree`);
     }
     if (this.kinds.get(to) !== 'file') throw hostile('E_PKG_BAD_LINK', name, `is a hard link to ${JSON.stringify(target)}, which is not a file extracted earlier`);
+    this.deferred.writeNow(to);
     this.ensureParents(rel, name);
     this.replace(rel, name);
     linkSync(this.abs(to), this.abs(rel));
@@ -223,6 +301,7 @@ export class TreeWriter {
 
   /** After the last entry: links must stay inside (checked on the whole map), directory modes applied. */
   finish(): void {
+    this.deferred.writeAll();
     this.closeAll();
     if (this.entries === 0) throw new PackageError('E_PKG_EMPTY_ARCHIVE', 'archive contains no entries', { hint: 'provide a llama.cpp build archive with bin/llama-server' });
     checkLinksStayInside(this.links);
@@ -238,7 +317,9 @@ export class TreeWriter {
     }
   }
 
+  /** Held files stay held: finish() creates them; after an error they go with the writer, never written. */
   private closeAll(): void {
+    this.current?.close();
     this.current = null;
     for (const file of [...this.open]) file.close();
   }

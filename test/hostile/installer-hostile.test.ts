@@ -3,6 +3,7 @@
  * naming the offending entry, the active install stays byte-for-byte as it
  * was, and nothing is left outside the (removed) staging directory.
  */
+import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -101,6 +102,17 @@ describe('hostile zip archives are refused, the install unchanged', () => {
       await expectRefused(await archive('bad.zip', 'zip', entries), expected, mention);
     });
   }
+
+  // a large entry is created before the small ones, except when the order decides the refusal
+  it('zip: a large entry written through an earlier symlink', async () => {
+    const entries: Entry[] = [...good(), { type: 'symlink', path: 'out', target: 'bin' }, { type: 'file', path: 'out/libbig.so', content: randomBytes(2 << 20) }];
+    await expectRefused(await archive('bad.zip', 'zip', entries), 'E_PKG_THROUGH_LINK', 'out/libbig.so');
+  });
+
+  it('zip: a large entry under an earlier file of the same name as its directory', async () => {
+    const entries: Entry[] = [...good(), { type: 'file', path: 'lib', content: 'x' }, { type: 'file', path: 'lib/libbig.so', content: randomBytes(2 << 20) }];
+    await expectRefused(await archive('bad.zip', 'zip', entries), 'E_PKG_BAD_PATH', 'needs "lib" to be a directory');
+  });
 
   it('zip: an encrypted entry', async () => {
     const file = path.join(t.dir, 'enc.zip');
