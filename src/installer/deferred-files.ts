@@ -11,9 +11,11 @@
  */
 
 export interface SmallFile {
+  /**
+   * The entry's checked path, also its name in messages: not the archive's own spelling, which a
+   * PAX header can make up to 1 MiB long (`././…/a`) and the byte bound below would not count.
+   */
   rel: string;
-  /** The entry's name as in the archive, for messages. */
-  name: string;
   mode: number;
   data: Buffer;
 }
@@ -23,6 +25,7 @@ export const SMALL_FILE = 64 * 1024;
 /** At most this much held at once: beyond it the oldest are written at once. */
 const MAX_BYTES = 16 * 1024 * 1024;
 const MAX_FILES = 4096;
+const BLOCK = 4096;
 
 export class DeferredFiles {
   private readonly files = new Map<string, SmallFile>();
@@ -34,9 +37,16 @@ export class DeferredFiles {
     return this.files.size;
   }
 
+  /** What the held files will take on disk (a block each at least): the disk-full projection counts them. */
+  get diskBytes(): number {
+    let total = 0;
+    for (const file of this.files.values()) total += Math.ceil(file.data.length / BLOCK) * BLOCK;
+    return total;
+  }
+
   add(file: SmallFile): void {
     this.files.set(file.rel, file);
-    this.bytes += file.data.length;
+    this.bytes += file.data.length + file.rel.length;
     while (this.bytes > MAX_BYTES || this.files.size > MAX_FILES) this.writeSome(1);
   }
 
@@ -71,6 +81,6 @@ export class DeferredFiles {
 
   private forget(file: SmallFile): void {
     this.files.delete(file.rel);
-    this.bytes -= file.data.length;
+    this.bytes -= file.data.length + file.rel.length;
   }
 }

@@ -136,7 +136,8 @@ const PARALLEL = 3;
  * kept the second core mostly idle before the libraries' inflation began. Kept in archive order
  * when an entry lies under another non-directory entry (a file or link of that name): only then
  * does the order of creation decide which of them is refused, and how. Duplicate names were
- * refused before (preflightZip).
+ * refused before (preflightZip). (An archive both hostile and corrupt may be refused for its
+ * corruption where archive order would have named the hostile entry first: exit 65 either way.)
  */
 function creationOrder(entries: Entry[]): Entry[] {
   const notDirs = new Set(entries.filter((e) => classify(e).kind !== 'dir').map((e) => safeEntryPath(e.fileName)));

@@ -101,7 +101,8 @@ export async function extractArchive(o: {
     if (code === 'ENOSPC' || code === 'EDQUOT' || (error as { syscall?: string }).syscall !== undefined) {
       // Many small files take a whole block each, so the archive's size understates the space
       // needed: project what the part written so far really took onto the whole archive.
-      const used = await diskUsage(o.into).catch(() => 0);
+      // (tar's small files held in memory count as written: their tar bytes are in `done`)
+      const used = (await diskUsage(o.into).catch(() => 0)) + writer.pendingDiskBytes;
       const done = o.format === 'zip' ? writer.bytes : tarBytes;
       const projected = done > 0 ? Math.ceil((used / done) * estimate) : 0;
       throw await writeFailure(error, o.freeBytes, o.spaceDir, Math.max(estimate, writer.bytes, projected) + o.reserve, 'extract the package');

@@ -125,6 +125,11 @@ export class TreeWriter {
     return this.deferred.size;
   }
 
+  /** What the files still held would take on disk (still known after an error). */
+  get pendingDiskBytes(): number {
+    return this.deferred.diskBytes;
+  }
+
   /** Create up to `count` of the held files (the reader is waiting for its input anyway). */
   writePending(count: number): void {
     this.deferred.writeSome(count);
@@ -156,7 +161,7 @@ export class TreeWriter {
         if (real) return real.end(finalMode);
         if (closed) return;
         closed = true;
-        this.deferred.add({ rel, name, mode: finalMode, data: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size) });
+        this.deferred.add({ rel, mode: finalMode, data: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size) });
       },
       close: () => {
         closed = true;
@@ -167,8 +172,8 @@ export class TreeWriter {
   }
 
   private createSmall(file: SmallFile): void {
-    this.guard(file.name, () => {
-      const out = this.createFile(file.rel, file.name, file.mode);
+    this.guard(file.rel, () => {
+      const out = this.createFile(file.rel, file.rel, file.mode);
       try {
         // counted when it was read
         this.bytes -= file.data.length;
@@ -290,6 +295,7 @@ export class TreeWriter {
     } catch {
       throw hostile('E_PKG_LINK_OUTSIDE', name, `is a hard link to ${JSON.stringify(target)}, outside the install tree`);
     }
+    if (rel === '' || rel === to) throw hostile('E_PKG_BAD_LINK', name, `is a hard link to ${JSON.stringify(target)}, which is itself`);
     if (this.kinds.get(to) !== 'file') throw hostile('E_PKG_BAD_LINK', name, `is a hard link to ${JSON.stringify(target)}, which is not a file extracted earlier`);
     this.deferred.writeNow(to);
     this.ensureParents(rel, name);

@@ -65,6 +65,8 @@ const tarCases: [string, Entry[], string, string][] = [
     'esc',
   ],
   ['a hard link outside the tree', [...good(), { type: 'hardlink', path: 'bin/h', target: '../../etc/passwd' }], 'E_PKG_LINK_OUTSIDE', 'bin/h'],
+  // was an I/O error (74, "check the filesystem"): the link removed its own target first
+  ['a hard link to itself', [...good(), { type: 'hardlink', path: 'bin/llama-server', target: 'bin/llama-server' }], 'E_PKG_BAD_LINK', 'bin/llama-server'],
   [
     'a write through a symlink',
     [...good(), { type: 'symlink', path: 'out', target: 'bin' }, { type: 'file', path: 'out/llama-server', content: 'pwned' }],
