@@ -123,18 +123,21 @@ export class LogWriter {
 
   /** Resolves once nothing is queued and no write is in flight, or after `timeoutMs`. */
   whenWritten(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    if (this.pending === 0 || this.#broken) return Promise.resolve();
     return new Promise((resolve) => {
-      const check = () => {
-        if (this.pending === 0 || this.#broken) resolve();
-        else if (Date.now() >= deadline) {
-          this.#gaveUp = true;
-          resolve();
-        }
-        // not unref'd: main's top-level await would end the process with 13 while it waits
-        else setTimeout(check, WRITTEN_POLL_MS);
-      };
-      check();
+      // not unref'd: main's top-level await would end the process with 13 while it waits
+      const timer = setTimeout(() => {
+        this.#gaveUp = true;
+        off();
+        resolve();
+      }, timeoutMs);
+      // every write that lowers `pending`, and a descriptor given up, tells its listeners
+      const off = this.onWritten(() => {
+        if (this.pending !== 0 && !this.#broken) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
     });
   }
 
@@ -329,7 +332,6 @@ export class LogWriter {
   }
 }
 
-const WRITTEN_POLL_MS = 5;
 /** Put where a written piece was, so the queue does not keep its bytes alive. */
 const EMPTY: Piece = { bytes: Buffer.alloc(0), block: null };
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));

@@ -256,14 +256,18 @@ export function plainLineCount(bytes: Buffer, maxChars: number): number {
 
 /** Bytes the logger's destination holds that are not written yet (0 for a synchronous one). */
 export function pendingLogBytes(log: Logger): number {
-  const stream = (log as unknown as Record<symbol, { pending?: unknown }>)[symbols.streamSym];
-  return typeof stream?.pending === 'number' ? stream.pending : 0;
+  return writerOf(log)?.pending ?? 0;
+}
+
+/** The logger's destination when it is the daemon's own writer (createLogger's), else undefined. */
+function writerOf(log: Logger): LogWriter | undefined {
+  const stream = (log as unknown as Record<symbol, unknown>)[symbols.streamSym];
+  return stream instanceof LogWriter ? stream : undefined;
 }
 
 /** Calls back whenever the logger's destination wrote something (never, for a synchronous one). */
 export function onLogWritten(log: Logger, listener: () => void): () => void {
-  const stream = (log as unknown as Record<symbol, Partial<Pick<LogWriter, 'onWritten'>> | undefined>)[symbols.streamSym];
-  return typeof stream?.onWritten === 'function' ? stream.onWritten(listener) : () => undefined;
+  return writerOf(log)?.onWritten(listener) ?? (() => undefined);
 }
 
 /** A logger that drops everything (tests that do not look at logs). */
@@ -278,6 +282,5 @@ export function silentLogger(): Logger {
  * unwritten rest would be lost. Bounded, so a reader that never reads cannot hold PID 1's exit.
  */
 export function flushLog(log: Logger, timeoutMs: number): Promise<void> {
-  const stream = (log as unknown as Record<symbol, { whenWritten?: (timeoutMs: number) => Promise<void> } | undefined>)[symbols.streamSym];
-  return typeof stream?.whenWritten === 'function' ? stream.whenWritten(timeoutMs) : Promise.resolve();
+  return writerOf(log)?.whenWritten(timeoutMs) ?? Promise.resolve();
 }

@@ -133,13 +133,11 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       streamed = extraction;
       // Settles with the extraction, either way: a write waits no longer than that (zlib never calls
       // a failed write's callback, and a gunzip the extraction finished with takes no more).
-      const settled = extraction.then(() => undefined);
-      settled.catch(() => undefined);
       let finished = false;
-      void extraction.then(
-        () => (finished = true),
-        () => undefined,
-      );
+      const settled = extraction.then(() => {
+        finished = true;
+      });
+      settled.catch(() => undefined);
       return {
         write: async (chunk) => {
           // The archive ended before these bytes (padding after the gzip stream, say): they are
