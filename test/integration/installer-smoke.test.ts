@@ -52,6 +52,24 @@ describe('smoke test: bin/llama-server --version must succeed before activation'
     expect(e.message).toContain('did not finish within 500 ms');
   });
 
+  it('refuses a llama-server that cannot be started (its interpreter is missing)', async () => {
+    const e = await refused([{ type: 'dir', path: 'bin' }, { type: 'file', path: 'bin/llama-server', content: '#!/no/such/interpreter\n', mode: 0o755 }]);
+    expect(e.message).toMatch(/could not be started \(.*ENOENT/);
+  });
+
+  it('refuses a llama-server killed by a signal, naming it', async () => {
+    const e = await refused([{ type: 'dir', path: 'bin' }, { type: 'file', path: 'bin/llama-server', content: '#!/bin/sh\necho crashing >&2\nkill -SEGV $$\n', mode: 0o755 }]);
+    expect(e.message).toContain('was killed by SIGSEGV');
+    expect(e.message).toContain('crashing');
+  });
+
+  it('answers when llama-server exits, even if a process it left behind keeps its output open', async () => {
+    const leaves: Entry = { type: 'file', path: 'bin/llama-server', content: '#!/bin/sh\necho half-started >&2\nsleep 30 &\nexit 4\n', mode: 0o755 };
+    const e = await refused([{ type: 'dir', path: 'bin' }, leaves], 20_000);
+    expect(e.message).toContain('exited with status 4');
+    expect(e.message).toContain('half-started');
+  });
+
   it('refuses a real ELF llama-server whose shared library is missing (built with cc)', async () => {
     const cc = await run('cc', ['--version']).catch(() => null);
     expect(cc, 'this test needs a C compiler: install the Debian package gcc (or build-essential)').not.toBeNull();
