@@ -1,6 +1,6 @@
 /** The smoke test: a llama-server that cannot start is refused, quoting what it printed, and nothing is activated. */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,6 +68,20 @@ describe('smoke test: bin/llama-server --version must succeed before activation'
     const e = await refused([{ type: 'dir', path: 'bin' }, leaves], 20_000);
     expect(e.message).toContain('exited with status 4');
     expect(e.message).toContain('half-started');
+  });
+
+  it('a cancelled install stops a llama-server that hangs and changes nothing', async () => {
+    const started = path.join(t.dir, 'smoke-started');
+    const hang: Entry = { type: 'file', path: 'bin/llama-server', content: `#!/bin/sh\ntouch '${started}'\nexec sleep 30\n`, mode: 0o755 };
+    const pkg = await writeArchive(path.join(t.dir, 'hangs.tar.gz'), 'tar.gz', [{ type: 'dir', path: 'bin' }, hang]);
+    const cancel = new AbortController();
+    const install = installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env, signal: cancel.signal, smokeTimeoutMs: 20_000 });
+    install.catch(() => undefined);
+    // the smoke test is running: cancel it well before its own timeout
+    while (!(await access(started).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 20));
+    cancel.abort();
+    await expect(install).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await snapshot(t.paths.releases)).toEqual(before);
   });
 
   it('refuses a real ELF llama-server whose shared library is missing (built with cc)', async () => {
