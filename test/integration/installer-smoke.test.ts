@@ -64,8 +64,10 @@ describe('smoke test: bin/llama-server --version must succeed before activation'
   });
 
   it('answers when llama-server exits, even if a process it left behind keeps its output open', async () => {
-    const leaves: Entry = { type: 'file', path: 'bin/llama-server', content: '#!/bin/sh\necho half-started >&2\nsleep 30 &\nexit 4\n', mode: 0o755 };
+    const left = path.join(t.dir, 'left-behind.pid');
+    const leaves: Entry = { type: 'file', path: 'bin/llama-server', content: `#!/bin/sh\necho half-started >&2\nsleep 30 &\necho $! > '${left}'\nexit 4\n`, mode: 0o755 };
     const e = await refused([{ type: 'dir', path: 'bin' }, leaves], 20_000);
+    process.kill(Number(await readFile(left, 'utf8')));
     expect(e.message).toContain('exited with status 4');
     expect(e.message).toContain('half-started');
   });
