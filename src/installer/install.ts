@@ -105,9 +105,8 @@ export async function installPackage(o: InstallOptions): Promise<InstallOutcome>
       }
     }
 
-    // loaded (with its process library) only by a run that installs something, not by every warm
-    // boot nor by one that only hashes; a copying run starts it with the copy, so that compiling it
-    // overlaps the copy instead of delaying the smoke test
+    // loaded only by a run that installs something, not by every warm boot nor by one that only
+    // hashes; a copying run starts it with the copy, so that compiling it does not delay the smoke test
     let smokeModule: Promise<typeof import('./smoke-test.js')> | undefined;
     const loadSmokeTest = (): Promise<typeof import('./smoke-test.js')> => (smokeModule ??= import('./smoke-test.js'));
 

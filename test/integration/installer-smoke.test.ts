@@ -1,6 +1,6 @@
 /** The smoke test: a llama-server that cannot start is refused, quoting what it printed, and nothing is activated. */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,40 @@ describe('smoke test: bin/llama-server --version must succeed before activation'
     const hang: Entry = { type: 'file', path: 'bin/llama-server', content: '#!/bin/sh\nexec sleep 30\n', mode: 0o755 };
     const e = await refused([{ type: 'dir', path: 'bin' }, hang], 500);
     expect(e.message).toContain('did not finish within 500 ms');
+  });
+
+  it('refuses a llama-server that cannot be started (its interpreter is missing)', async () => {
+    const e = await refused([{ type: 'dir', path: 'bin' }, { type: 'file', path: 'bin/llama-server', content: '#!/no/such/interpreter\n', mode: 0o755 }]);
+    expect(e.message).toMatch(/could not be started \(.*ENOENT/);
+  });
+
+  it('refuses a llama-server killed by a signal, naming it', async () => {
+    const e = await refused([{ type: 'dir', path: 'bin' }, { type: 'file', path: 'bin/llama-server', content: '#!/bin/sh\necho crashing >&2\nkill -SEGV $$\n', mode: 0o755 }]);
+    expect(e.message).toContain('was killed by SIGSEGV');
+    expect(e.message).toContain('crashing');
+  });
+
+  it('answers when llama-server exits, even if a process it left behind keeps its output open', async () => {
+    const left = path.join(t.dir, 'left-behind.pid');
+    const leaves: Entry = { type: 'file', path: 'bin/llama-server', content: `#!/bin/sh\necho half-started >&2\nsleep 30 &\necho $! > '${left}'\nexit 4\n`, mode: 0o755 };
+    const e = await refused([{ type: 'dir', path: 'bin' }, leaves], 20_000);
+    process.kill(Number(await readFile(left, 'utf8')));
+    expect(e.message).toContain('exited with status 4');
+    expect(e.message).toContain('half-started');
+  });
+
+  it('a cancelled install stops a llama-server that hangs and changes nothing', async () => {
+    const started = path.join(t.dir, 'smoke-started');
+    const hang: Entry = { type: 'file', path: 'bin/llama-server', content: `#!/bin/sh\ntouch '${started}'\nexec sleep 30\n`, mode: 0o755 };
+    const pkg = await writeArchive(path.join(t.dir, 'hangs.tar.gz'), 'tar.gz', [{ type: 'dir', path: 'bin' }, hang]);
+    const cancel = new AbortController();
+    const install = installPackage({ pkgPath: pkg, paths: t.paths, log: silentLogger(), env: t.env, signal: cancel.signal, smokeTimeoutMs: 20_000 });
+    install.catch(() => undefined);
+    // the smoke test is running: cancel it well before its own timeout
+    while (!(await access(started).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 20));
+    cancel.abort();
+    await expect(install).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await snapshot(t.paths.releases)).toEqual(before);
   });
 
   it('refuses a real ELF llama-server whose shared library is missing (built with cc)', async () => {
