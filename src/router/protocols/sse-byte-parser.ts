@@ -52,9 +52,10 @@ export class SseByteParser {
     let line = -1;
     let lineEnd = -1;
     let cr = buf.indexOf(CR, at);
-    for (;;) {
-      const lf = buf.indexOf(LF, at);
+    while (at < buf.length) {
       if (cr >= 0 && cr < at) cr = buf.indexOf(CR, at);
+      // (the blank line after an event, found without a call)
+      const lf = buf[at] === LF ? at : buf.indexOf(LF, at);
       let end: number;
       let width: number;
       if (cr >= 0 && (lf < 0 || cr < lf)) {
