@@ -216,7 +216,7 @@ export function writeBody(
     } else if (translated.length > 0) {
       // One write of one buffer, its chunk framing included: no writev, no string encoded by the socket.
       if (socket) full = !socket.write(chunkOf(translated));
-      else for (const piece of translated) res.write(piece);
+      else res.write(translated.length === 1 ? translated[0]! : Buffer.concat(translated.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece))));
       translated = [];
     } else if (buffers.length > 0) {
       res.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
