@@ -63,7 +63,8 @@ export class OllamaStreamTranslator {
   constructor(
     private readonly kind: StreamKind,
     private readonly name: string,
-    private readonly now: () => Date = () => new Date(),
+    /** ms epoch (a number, not a Date: it is read for every line). */
+    private readonly now: () => number = Date.now,
     private readonly startedAt: number = Date.now(),
     private readonly extras: DoneExtras = {},
   ) {
@@ -175,11 +176,10 @@ export class OllamaStreamTranslator {
 
   /** The same timestamp text for every line of one millisecond. */
   private iso(): string {
-    const now = this.now();
-    const ms = now.getTime();
+    const ms = this.now();
     if (ms !== this.isoAt) {
       this.isoAt = ms;
-      this.isoText = now.toISOString();
+      this.isoText = new Date(ms).toISOString();
     }
     return this.isoText;
   }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OllamaStreamTranslator, type StreamKind } from '../../../../src/router/protocols/ollama-stream.js';
 import { SseParser } from '../../../../src/router/protocols/sse-parser.js';
 
-const clock = () => new Date('2026-01-01T00:00:00.123Z');
+const clock = () => Date.parse('2026-01-01T00:00:00.123Z');
 const STARTED = 1_700_000_000_000;
 
 /** A JSON string's text, or (raw) its literal as some server might write it. */
