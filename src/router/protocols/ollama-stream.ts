@@ -45,9 +45,10 @@ export class OllamaStreamTranslator {
   };
   private readonly reader = new PlainDeltaReader();
   private readonly delta: PlainDelta = { content: -1, contentEnd: -1, thinking: -1, thinkingEnd: -1 };
-  /** The bytes of a text line before its text, for the timestamp `headAt`; and after it. */
+  /** A text line's bytes before its text, for the timestamp `headAt`. */
   private lineHead = NO_CONTENT;
   private headAt = '';
+  /** A text line's bytes after its text (and thinking). */
   private readonly tail: Buffer;
   private readonly calls: PartialCall[] = [];
   private finishReason: unknown = undefined;
@@ -74,12 +75,14 @@ export class OllamaStreamTranslator {
 
   /** NDJSON lines (each ending in \n) for this chunk of upstream bytes. */
   push(chunk: Buffer): Buffer {
+    out.begin();
     this.parser.push(chunk, this.sink);
     return out.take();
   }
 
   /** The closing line(s) once upstream ended. */
   end(): string {
+    out.begin();
     this.parser.end(this.sink);
     return out.take().toString() + this.close();
   }
@@ -122,7 +125,7 @@ export class OllamaStreamTranslator {
     } catch {
       return this.error('the model\'s instance sent a stream frame that is not JSON');
     }
-    if (frame.error !== undefined) {
+    if (frame.error !== undefined && frame.error !== null) {
       const error = frame.error as { message?: unknown } | string;
       return this.error(typeof error === 'string' ? error : String(error.message ?? 'upstream error'));
     }
@@ -218,6 +221,11 @@ const out = new (class {
   private slab = Buffer.allocUnsafe(SLAB);
   private from = 0;
   private used = 0;
+
+  /** Drops what a push that threw left behind: it is another stream's. */
+  begin(): void {
+    this.used = this.from;
+  }
 
   bytes(src: Buffer, start: number, end: number): void {
     const n = end - start;

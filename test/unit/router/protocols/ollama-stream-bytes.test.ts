@@ -44,6 +44,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
     // several data lines: joined by a newline, which is not allowed inside a JSON string
     'data: {"choices":[{"delta":{"content":"a\ndata: b"}}]}',
     'data: {"choices":[{"delta":{"content":"a"}}]\ndata: }',
+    'data: {"error":null,"choices":[{"delta":{"content":"e"}}]}',
     // the same bytes around the text but for a finish reason as long as null
     'data: {"choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\ndata: {"choices":[{"delta":{"content":"b"},"finish_reason":"ab"}]}').map((line) => ({ t: 'junk' as const, line })) },
 );
@@ -163,6 +164,15 @@ describe('plain frames copied as bytes', () => {
       expect(got).toEqual(await viaEvents('chat', bytes, [head.length + 1], false));
       expect(Buffer.from(got.lines, 'latin1').toString()).toContain('a\ufffd');
     }
+  });
+
+  it("a stream whose translation throws mid-chunk leaves none of its lines in another stream's output", () => {
+    const broken = new OllamaStreamTranslator('chat', 'a:latest', clock, STARTED);
+    // tool_calls that are not a list: the full translation throws (the route answers with an error line)
+    expect(() => broken.push(Buffer.from('data: {"choices":[{"delta":{"content":"secret"}}]}\n\ndata: {"choices":[{"delta":{"tool_calls":5}}]}\n\n'))).toThrow();
+    const other = new OllamaStreamTranslator('chat', 'b:latest', clock, STARTED);
+    const lines = Buffer.from(other.push(Buffer.from('data: {"choices":[{"delta":{"content":"mine"}}]}\n\n'))).toString();
+    expect(lines).toBe('{"model":"b:latest","created_at":"2026-01-01T00:00:00.123Z","message":{"role":"assistant","content":"mine"},"done":false}\n');
   });
 
   it('plain frames in either key order are not parsed as JSON (the point of the byte path)', () => {
