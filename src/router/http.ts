@@ -192,7 +192,7 @@ export function writeBody(
   res: ServerResponse,
   body: UpstreamBody,
   ends: { end(): void; error(error: Error): void },
-  options: { transform?: (chunk: Buffer) => string; headersFlushed?: boolean; rawHoldMax?: number } = {},
+  options: { transform?: (chunk: Buffer) => Buffer | string; headersFlushed?: boolean; rawHoldMax?: number } = {},
 ): void {
   const transform = options.transform;
   const socket = chunkedSocketOf(res, body, transform !== undefined, options.headersFlushed === true);
@@ -205,18 +205,19 @@ export function writeBody(
   res.on('drain', resume);
   socket?.on('drain', resume);
   let buffers: Buffer[] = [];
-  let text = '';
+  let translated: Array<Buffer | string> = [];
   let scheduled = false;
   const gone = () => res.destroyed || (socket !== null && socket.destroyed);
   const flush = () => {
     scheduled = false;
     if (gone()) {
       buffers = [];
-      text = '';
-    } else if (text !== '') {
-      if (socket) full = !socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
-      else res.write(text);
-      text = '';
+      translated = [];
+    } else if (translated.length > 0) {
+      // One write of one buffer, its chunk framing included: no writev, no string encoded by the socket.
+      if (socket) full = !socket.write(chunkOf(translated));
+      else res.write(translated.length === 1 ? translated[0]! : Buffer.concat(translated.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece))));
+      translated = [];
     } else if (buffers.length > 0) {
       res.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers));
       buffers = [];
@@ -238,8 +239,8 @@ export function writeBody(
     data: transform
       ? (chunk) => {
           const out = transform(chunk);
-          if (out === '' || gone()) return true;
-          text = text === '' ? out : text + out;
+          if (out.length === 0 || gone()) return true;
+          translated.push(out);
           return hold();
         }
       : (chunk) => {
@@ -268,6 +269,19 @@ export function writeBody(
       ends.error(error);
     },
   });
+}
+
+/** Pieces of a response body as one chunk of chunked encoding: size line, bytes, CRLF. */
+function chunkOf(pieces: Array<Buffer | string>): Buffer {
+  let size = 0;
+  for (const piece of pieces) size += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length;
+  const head = `${size.toString(16)}\r\n`;
+  const chunk = Buffer.allocUnsafe(head.length + size + 2);
+  let at = chunk.write(head, 0, 'latin1');
+  for (const piece of pieces) at += typeof piece === 'string' ? chunk.write(piece, at) : piece.copy(chunk, at);
+  chunk[at] = 13;
+  chunk[at + 1] = 10;
+  return chunk;
 }
 
 /**

@@ -160,10 +160,9 @@ class Context {
     };
     if (translated.stream) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-      const now = () => new Date(this.now());
       const translator = infill
-        ? new InfillStreamTranslator(name, now, started, { loadMs })
-        : new OllamaStreamTranslator(kind, name, now, started, { loadMs, ...(context ? { finish: contextOf } : {}) });
+        ? new InfillStreamTranslator(name, () => new Date(this.now()), started, { loadMs })
+        : new OllamaStreamTranslator(kind, name, () => this.now(), started, { loadMs, ...(context ? { finish: contextOf } : {}) });
       // Translated chunk by chunk into the response: no stream stage between them. A cut upstream
       // still ends with the translator's closing line (an error line unless the answer finished); a
       // finished generate's done line waits for its context — also when the cut came after the

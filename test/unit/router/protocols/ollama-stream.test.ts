@@ -18,7 +18,7 @@ const CHAT = [
   'data: [DONE]\n\n',
 ].join('');
 
-const clock = () => new Date('2026-01-01T00:00:00.000Z');
+const clock = () => Date.parse('2026-01-01T00:00:00.000Z');
 
 function translate(bytes: Buffer, cuts: number[], kind: 'chat' | 'generate' = 'chat'): Array<Record<string, unknown>> {
   const translator = new OllamaStreamTranslator(kind, 'qwen:latest', clock, Date.now());

@@ -1,0 +1,106 @@
+/**
+ * Server-sent events read as bytes, so that a translator can use an event's payload without
+ * decoding it: the same events as SseParser (lines end at LF, CRLF or CR; a blank line ends an
+ * event; `data:` lines are joined by \n; a BOM may open the stream), found by byte value, which
+ * UTF-8 keeps apart from every multi-byte character. An event of one data line is handed over as
+ * its bytes; one of several lines as their decoded text.
+ */
+export interface SseSink {
+  /** An event of one data line: the bytes `buf[start, end)`, valid only during the call. */
+  bytes(buf: Buffer, start: number, end: number): void;
+  /** An event of several data lines, decoded and joined by \n. */
+  text(data: string): void;
+}
+
+const LF = 10;
+const CR = 13;
+const EMPTY = Buffer.alloc(0);
+// The decoder of the old parser dropped a BOM only at the start of the stream, so not here.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+export class SseByteParser {
+  /** The bytes of an unfinished line (a copy: the upstream's buffers are not ours to hold). */
+  private rest: Buffer = EMPTY;
+  /** The data lines of the event being read, each its own copy once this event spans chunks. */
+  private lines: Buffer[] = [];
+  /** Nothing read yet: a BOM there is not part of the first line. */
+  private fresh = true;
+
+  push(chunk: Buffer, sink: SseSink): void {
+    this.drain(this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]), sink, false);
+  }
+
+  /** At end of input: the last line and an event left without its blank line still count. */
+  end(sink: SseSink): void {
+    const rest = this.rest;
+    this.rest = EMPTY;
+    this.drain(rest, sink, true);
+    if (this.lines.length > 0) this.dispatch(EMPTY, -1, -1, sink);
+  }
+
+  private drain(buf: Buffer, sink: SseSink, final: boolean): void {
+    let at = 0;
+    if (this.fresh) {
+      if (!final && buf.length < 3 && (buf.length === 0 || isBomStart(buf))) {
+        this.rest = Buffer.from(buf);
+        return;
+      }
+      this.fresh = false;
+      if (buf.length >= 3 && isBomStart(buf)) at = 3;
+    }
+    // A data line seen in this buffer and not yet copied: most events are one line, whole in one chunk.
+    let line = -1;
+    let lineEnd = -1;
+    let cr = buf.indexOf(CR, at);
+    while (at < buf.length) {
+      if (cr >= 0 && cr < at) cr = buf.indexOf(CR, at);
+      // (the blank line after an event, found without a call)
+      const lf = buf[at] === LF ? at : buf.indexOf(LF, at);
+      let end: number;
+      let width: number;
+      if (cr >= 0 && (lf < 0 || cr < lf)) {
+        // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+        if (!final && cr === buf.length - 1) break;
+        end = cr;
+        width = buf[cr + 1] === LF ? 2 : 1;
+      } else if (lf >= 0) {
+        end = lf;
+        width = 1;
+      } else break;
+      if (end === at) {
+        if (line >= 0 || this.lines.length > 0) this.dispatch(buf, line, lineEnd, sink);
+        line = -1;
+      } else if (isData(buf, at, end)) {
+        if (line >= 0) this.lines.push(Buffer.from(buf.subarray(line, lineEnd)));
+        line = at + (buf[at + 5] === 32 ? 6 : 5);
+        lineEnd = end;
+        if (this.lines.length > 0) {
+          this.lines.push(Buffer.from(buf.subarray(line, lineEnd)));
+          line = -1;
+        }
+      }
+      at = end + width;
+    }
+    if (line >= 0) this.lines.push(Buffer.from(buf.subarray(line, lineEnd)));
+    if (final && isData(buf, at, buf.length)) this.lines.push(Buffer.from(buf.subarray(at + (buf[at + 5] === 32 ? 6 : 5))));
+    else if (!final && at < buf.length) this.rest = Buffer.from(buf.subarray(at));
+    else this.rest = EMPTY;
+  }
+
+  /** The event ended: its one line in `buf[line, lineEnd)` when it is uncopied, or its copied lines. */
+  private dispatch(buf: Buffer, line: number, lineEnd: number, sink: SseSink): void {
+    const lines = this.lines;
+    if (line >= 0) sink.bytes(buf, line, lineEnd);
+    else if (lines.length === 1) sink.bytes(lines[0]!, 0, lines[0]!.length);
+    else sink.text(lines.map((l) => decoder.decode(l)).join('\n'));
+    if (lines.length > 0) this.lines = [];
+  }
+}
+
+function isData(buf: Buffer, at: number, end: number): boolean {
+  return end - at >= 5 && buf[at] === 0x64 && buf[at + 1] === 0x61 && buf[at + 2] === 0x74 && buf[at + 3] === 0x61 && buf[at + 4] === 0x3a;
+}
+
+function isBomStart(buf: Buffer): boolean {
+  return buf[0] === 0xef && (buf.length < 2 || buf[1] === 0xbb) && (buf.length < 3 || buf[2] === 0xbf);
+}
