@@ -309,7 +309,18 @@ class UpstreamCall implements UpstreamBody, ConnectionUser, ResponseEvents {
     this.held = null;
     this.full = false;
     // Held before the consumer came: decoded (it may not take raw bytes; none are raw yet then).
-    if (held) for (const { chunk } of held) if (!sink.data(chunk)) this.full = true;
+    if (held) {
+      try {
+        for (const { chunk } of held) if (!sink.data(chunk)) this.full = true;
+      } catch (error) {
+        // The consumer refused what came before it attached (a translator and a frame it cannot
+        // read): reported to it as the body's failure, as when it refuses a chunk that arrives
+        // later, so it ends its answer and lets go of the client's socket.
+        if (this.state === State.Ended || this.state === State.Failed) sink.error(error as Error);
+        else this.fail(error as Error);
+        return;
+      }
+    }
     if (this.state === State.Ended) sink.end();
     else if (this.state === State.Failed) sink.error(this.failure!);
     else if (!this.full) this.connection?.socket.resume();

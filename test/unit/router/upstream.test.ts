@@ -168,6 +168,33 @@ describe('upstream connections', () => {
     expect(got.join('')).toBe('hello');
   });
 
+  it('a consumer that refuses what arrived before it attached gets it as the body failing, not as a throw', async () => {
+    const events = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n';
+    const up = await scripted({ answer: (request) => (request.includes('/ended') ? `${events}0\r\n\r\n` : events) });
+    const u = client();
+    const refusing = (body: { consume: (sink: never) => void }) =>
+      new Promise<{ error: Error | null; ended: boolean }>((resolve) => {
+        let ended = false;
+        body.consume({
+          data: () => {
+            throw new Error('cannot read this frame');
+          },
+          end: () => (ended = true),
+          error: (error: Error) => resolve({ error, ended }),
+        } as never);
+      });
+    // The whole answer came before the consumer: the body had ended.
+    const ended = await u.request(up.target, { method: 'POST', path: '/ended', body: Buffer.from('{}'), signal: signal() });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await refusing(ended.body)).toEqual({ error: new Error('cannot read this frame'), ended: false });
+    // Half of it came: the body fails, and its connection (mid-answer) is closed rather than reused.
+    const open = await u.request(up.target, { method: 'POST', path: '/open', body: Buffer.from('{}'), signal: signal() });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await refusing(open.body)).error?.message).toBe('cannot read this frame');
+    await until(() => up.closed() === 1);
+    expect(up.closed()).toBe(1);
+  });
+
   it('refuses to put a control character into the request line or a header', async () => {
     const up = await scripted({ answer: () => ok('{}') });
     const u = client();
