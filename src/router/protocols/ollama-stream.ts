@@ -125,6 +125,8 @@ export class OllamaStreamTranslator {
     } catch {
       return this.error('the model\'s instance sent a stream frame that is not JSON');
     }
+    // (`null`, a list, a number: nothing to read, and not to be read as one)
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return this.error('the model\'s instance sent a stream frame that is not a JSON object');
     if (frame.error !== undefined && frame.error !== null) {
       const error = frame.error as { message?: unknown } | string;
       return this.error(typeof error === 'string' ? error : String(error.message ?? 'upstream error'));
@@ -138,7 +140,8 @@ export class OllamaStreamTranslator {
     const content = choice.text ?? choice.delta?.content ?? '';
     const thinking = choice.delta?.reasoning_content ?? '';
     if (content !== '' || thinking !== '') out += this.piece(content, thinking);
-    for (const raw of choice.delta?.tool_calls ?? []) this.accumulate(raw);
+    const calls = choice.delta?.tool_calls;
+    if (Array.isArray(calls)) for (const raw of calls as unknown[]) if (typeof raw === 'object' && raw !== null) this.accumulate(raw);
     if (choice.finish_reason !== undefined && choice.finish_reason !== null) {
       this.finishReason = choice.finish_reason;
       if (this.calls.length > 0) {
@@ -225,6 +228,11 @@ const out = new (class {
   /** Drops what a push that threw left behind: it is another stream's. */
   begin(): void {
     this.used = this.from;
+    // A slab grown for one large line (a tool call's arguments) is not kept for the process's life.
+    if (this.slab.length > SLAB) {
+      this.slab = Buffer.allocUnsafe(SLAB);
+      this.from = this.used = 0;
+    }
   }
 
   bytes(src: Buffer, start: number, end: number): void {

@@ -2,7 +2,7 @@
  * Recognises, in the bytes of one SSE data payload, the frame that makes up almost all of a
  * streamed answer: a chat.completion.chunk whose one choice carries only text (`content`,
  * `reasoning_content`, or a completion's `text`) and no finish reason, tool call, usage, timings or
- * error — in any key order (llama-server writes its keys sorted, other servers do not). For that
+ * error — in any key order (llama-server writes `choices` first, other servers do not). For that
  * frame it finds where the text's JSON strings lie, so they can be copied into Ollama's line as
  * they are instead of decoded and encoded again.
  *
@@ -38,7 +38,8 @@ const TRUE = key('true');
 const FALSE = key('false');
 
 /** The scan's state: one scan runs at a time (synchronously), so it is shared. */
-let b: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
+let b: Buffer = EMPTY;
 let end = 0;
 let choices = false;
 let delta = false;
@@ -58,7 +59,9 @@ export function scanPlainDelta(buf: Buffer, start: number, stop: number, out: Pl
   choices = delta = false;
   spans.fill(-1);
   const p = object(ws(start), FRAME);
-  if (p < 0 || ws(p) !== end) return false;
+  const whole = p >= 0 && ws(p) === end;
+  b = EMPTY; // the upstream's read: not kept alive past the scan
+  if (!whole) return false;
   // A completion's `text` wins over a delta's content, as in the full translation.
   const content = spans[TEXT_AT]! >= 0 ? TEXT_AT : CONTENT_AT;
   out.content = spans[content]!;
@@ -72,7 +75,9 @@ export function scanPlainDelta(buf: Buffer, start: number, stop: number, out: Pl
 export function scanVerbatimString(buf: Buffer, p: number, stop: number): number {
   b = buf;
   end = stop;
-  return verbatim(p);
+  const after = verbatim(p);
+  b = EMPTY;
+  return after;
 }
 
 /** The byte at `p`, -1 past the payload. */
@@ -216,7 +221,7 @@ function jsonString(p: number): number {
     if (c === BACKSLASH) {
       const e = ch(++i);
       if (e === 0x75) {
-        for (let h = 0; h < 4; h++) if (hex(ch(++i) | 0x20) < 0) return -1;
+        for (let h = 0; h < 4; h++) if (anyHex(ch(++i)) < 0) return -1;
       } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
     }
   }
@@ -298,6 +303,11 @@ function number(p: number): number {
 
 function digit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+/** A hex digit's value in either case, else -1 (only A-F are lowered: `| 0x20` alone would make 0x10-0x19 digits). */
+function anyHex(c: number): number {
+  return hex(c >= 0x41 && c <= 0x46 ? c | 0x20 : c);
 }
 
 /** A lowercase hex digit's value, else -1. */

@@ -23,19 +23,38 @@ export class SseByteParser {
   private rest: Buffer = EMPTY;
   /** The data lines of the event being read, each its own copy once this event spans chunks. */
   private lines: Buffer[] = [];
+  /**
+   * More of the unfinished line, copied, each without a line end: a line spanning many reads (one
+   * large event) is joined and scanned once, when its end comes, not again with every read.
+   */
+  private more: Buffer[] = [];
   /** Nothing read yet: a BOM there is not part of the first line. */
   private fresh = true;
 
   push(chunk: Buffer, sink: SseSink): void {
-    this.drain(this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]), sink, false);
+    const rest = this.rest;
+    if (rest.length === 0) return this.drain(chunk, sink, false);
+    // (a CR at the end of `rest` ends its line whatever follows)
+    if (!this.fresh && rest[rest.length - 1] !== CR && chunk.indexOf(LF) < 0 && chunk.indexOf(CR) < 0) {
+      this.more.push(Buffer.from(chunk));
+      return;
+    }
+    this.drain(Buffer.concat([rest, ...this.takeMore(), chunk]), sink, false);
   }
 
   /** At end of input: the last line and an event left without its blank line still count. */
   end(sink: SseSink): void {
-    const rest = this.rest;
+    const more = this.takeMore();
+    const rest = more.length === 0 ? this.rest : Buffer.concat([this.rest, ...more]);
     this.rest = EMPTY;
     this.drain(rest, sink, true);
     if (this.lines.length > 0) this.dispatch(EMPTY, -1, -1, sink);
+  }
+
+  private takeMore(): Buffer[] {
+    const more = this.more;
+    if (more.length > 0) this.more = [];
+    return more;
   }
 
   private drain(buf: Buffer, sink: SseSink, final: boolean): void {

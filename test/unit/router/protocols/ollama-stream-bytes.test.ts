@@ -45,6 +45,13 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
     'data: {"choices":[{"delta":{"content":"a\ndata: b"}}]}',
     'data: {"choices":[{"delta":{"content":"a"}}]\ndata: }',
     'data: {"error":null,"choices":[{"delta":{"content":"e"}}]}',
+    // not an object, or tool calls that are not a list of objects: an error line or nothing, never a throw
+    'data: null',
+    'data: [1]',
+    'data: {"choices":[{"delta":{"tool_calls":5}}]}',
+    'data: {"choices":[{"delta":{"tool_calls":[null,"x",{"index":0,"function":{"name":"n"}}]}}]}',
+    // control bytes after \\u in a field the byte path skips: not JSON, as for the full translation
+    'data: {"id":"\\u\u0010\u0011\u0012\u0013","choices":[{"delta":{"content":"hi"}}]}',
     // the same bytes around the text but for a finish reason as long as null
     'data: {"choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\ndata: {"choices":[{"delta":{"content":"b"},"finish_reason":"ab"}]}').map((line) => ({ t: 'junk' as const, line })) },
 );
@@ -168,11 +175,27 @@ describe('plain frames copied as bytes', () => {
 
   it("a stream whose translation throws mid-chunk leaves none of its lines in another stream's output", () => {
     const broken = new OllamaStreamTranslator('chat', 'a:latest', clock, STARTED);
-    // tool_calls that are not a list: the full translation throws (the route answers with an error line)
-    expect(() => broken.push(Buffer.from('data: {"choices":[{"delta":{"content":"secret"}}]}\n\ndata: {"choices":[{"delta":{"tool_calls":5}}]}\n\n'))).toThrow();
+    // (the full translation does not throw on any frame; a bug in it must still not leak a line)
+    vi.spyOn(broken, 'event').mockImplementation(() => {
+      throw new Error('a bug');
+    });
+    expect(() => broken.push(Buffer.from('data: {"choices":[{"delta":{"content":"secret"}}]}\n\ndata: {"choices":[{"delta":{"tool_calls":[]}}]}\n\n'))).toThrow();
     const other = new OllamaStreamTranslator('chat', 'b:latest', clock, STARTED);
     const lines = Buffer.from(other.push(Buffer.from('data: {"choices":[{"delta":{"content":"mine"}}]}\n\n'))).toString();
     expect(lines).toBe('{"model":"b:latest","created_at":"2026-01-01T00:00:00.123Z","message":{"role":"assistant","content":"mine"},"done":false}\n');
+  });
+
+  it('one event larger than many reads comes out whole, and the line it made is not kept after the next push', () => {
+    const args = 'x'.repeat(4 * 1024 * 1024);
+    const big = Buffer.from(`data: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"${args}"}}]},"finish_reason":"tool_calls"}]}\n\n`);
+    const translator = new OllamaStreamTranslator('chat', 'a:latest', clock, STARTED);
+    const out: Buffer[] = [];
+    for (let at = 0; at < big.length; at += 65536) out.push(Buffer.from(translator.push(big.subarray(at, at + 65536))));
+    const line = JSON.parse(Buffer.concat(out).toString()) as { message: { tool_calls: Array<{ function: { arguments: string } }> } };
+    expect(line.message.tool_calls[0]!.function.arguments).toBe(args);
+    // The next push of any stream is written into an ordinary block again, not the 4 MiB line's.
+    const next = new OllamaStreamTranslator('chat', 'b:latest', clock, STARTED).push(Buffer.from('data: {"choices":[{"delta":{"content":"small"}}]}\n\n'));
+    expect(next.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('plain frames in either key order are not parsed as JSON (the point of the byte path)', () => {
