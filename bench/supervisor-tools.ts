@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { DEFAULT_SUPERVISION } from '../src/config/defaults.js';
 import type { InstanceSpec, SupervisionSettings } from '../src/config/types.js';
 
@@ -82,7 +83,9 @@ export function inferEntry(driverJs: string, supervision: Partial<SupervisionSet
       writeFileSync(specFile, JSON.stringify(specs));
       // e.g. INFER_ENTRY_BENCH_DRIVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the supervisor under the flood
       const flags = (process.env.INFER_ENTRY_BENCH_DRIVER_FLAGS ?? '').split(' ').filter(Boolean);
-      const child = spawn(process.execPath, [...flags, driverJs, specFile], { env: process.env, stdio: ['ignore', 'pipe', openSync(path.join(dir, 'daemon.log'), 'a')] });
+      const runtime = runtimeLog(path.join(dir, 'daemon.log'));
+      const child = spawn(process.execPath, [...flags, driverJs, specFile], { env: process.env, stdio: ['ignore', 'pipe', runtime.stdio] });
+      runtime.handOver();
       const transitions: RunningTool['transitions'] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => transitions.push(JSON.parse(line)));
       return {
@@ -181,10 +184,21 @@ export function pm2(pm2Bin: string | undefined): Tool {
 }
 
 /**
+ * A supervisor's own stdout as a container gives it: a pipe that the runtime (conmon,
+ * containerd-shim) drains into its log file, here `cat`, not a file opened directly (a file never
+ * fills; a pipe does, and how a writer waits for it to drain is part of what is measured). Once the
+ * supervisor has its end, `handOver` closes ours, so `cat` ends when the supervisor does.
+ */
+function runtimeLog(file: string): { stdio: Writable; handOver(): void } {
+  const cat = spawn('cat', [], { stdio: ['pipe', openSync(file, 'a'), 'ignore'] });
+  return { stdio: cat.stdin!, handOver: () => cat.stdin!.destroy() };
+}
+
+/**
  * PM2's container mode: `pm2-runtime` runs PM2 in the foreground and prints every line of the apps'
  * output to its own stdout (raw, as written), besides the apps' log files: the like-for-like
- * comparison for infer-entry's default (log file + daemon log). Its stdout goes to a file, as the
- * daemon log of the infer-entry driver does.
+ * comparison for infer-entry's default (log file + daemon log). Its stdout goes where the infer-entry
+ * driver's daemon log goes (runtimeLog).
  */
 export function pm2Runtime(pm2Bin: string | undefined): Tool {
   const runtimeBin = pm2Bin === undefined ? undefined : path.join(path.dirname(pm2Bin), 'pm2-runtime');
@@ -193,8 +207,10 @@ export function pm2Runtime(pm2Bin: string | undefined): Tool {
     unavailable: () => (runtimeBin && existsSync(runtimeBin) ? null : PM2_MISSING),
     async start(instances, dir, fakeServer) {
       const eco = pm2Ecosystem(instances, dir, fakeServer);
-      const out = openSync(path.join(dir, 'pm2-runtime.out'), 'a');
-      return foreground(spawn(process.execPath, [runtimeBin!, 'start', eco], { env: { ...process.env, PM2_HOME: path.join(dir, 'pm2-home') }, stdio: ['ignore', out, out] }), dir);
+      const out = runtimeLog(path.join(dir, 'pm2-runtime.out'));
+      const child = spawn(process.execPath, [runtimeBin!, 'start', eco], { env: { ...process.env, PM2_HOME: path.join(dir, 'pm2-home') }, stdio: ['ignore', out.stdio, out.stdio] });
+      out.handOver();
+      return foreground(child, dir);
     },
   };
 }
