@@ -3,7 +3,7 @@
  *
  * A slow reader of the pipe never blocks PID 1: bytes are queued and written by one `writev` of
  * everything queued at a time (on the main thread for a pipe or file, whose writes do not block —
- * a full pipe answers EAGAIN and is tried again shortly; from the thread pool for a terminal), so a
+ * a full pipe answers EAGAIN and is tried again after 1–16 ms; from the thread pool for a terminal), so a
  * writer that fell behind catches up in one call, without joining the pieces first. The bytes are built in place (`writeWith`) in blocks
  * that are reused once written: a flood of instance output writes tens of MB of log events, and a
  * fresh buffer for each batch cost more in page faults and copies than building the events did.
@@ -24,8 +24,15 @@ const BLOCK_BYTES = 1024 * 1024;
  */
 const SPARE_BLOCKS = 2;
 const IDLE_TRIM_MS = 1000;
-/** A pipe whose reader is slow (EAGAIN): try again after this long. */
-const RETRY_MS = 10;
+/**
+ * A full pipe (EAGAIN) is tried again after 1 ms, then twice as long each time it is still full, up
+ * to RETRY_MAX_MS; a write that gets through starts again at 1 ms. In a container the daemon's
+ * stdout is a pipe that the runtime (conmon, containerd-shim) drains within a millisecond: a fixed
+ * 10 ms wait there held an instance's flood to ~60 % of its speed (bench/README.md, supervisor
+ * section). A reader that stopped costs a timer every RETRY_MAX_MS, not a busy loop.
+ */
+const RETRY_FIRST_MS = 1;
+const RETRY_MAX_MS = 16;
 const IOV_MAX = 1024;
 /** At exit, a reader that never reads must not hold the process forever. */
 const EXIT_FLUSH_MS = 5000;
@@ -57,6 +64,7 @@ export class LogWriter {
   #inFlightFrom = 0;
   #inFlightBytes = 0;
   #retry: NodeJS.Timeout | null = null;
+  #retryMs = RETRY_FIRST_MS;
   #block: Block | null = null;
   #spares: Block[] = [];
   #trim: NodeJS.Timeout | null = null;
@@ -146,10 +154,8 @@ export class LogWriter {
    * left to the thread pool: it cannot be told apart from one already done.)
    */
   flushSync(): void {
-    if (this.#retry !== null) {
-      clearTimeout(this.#retry);
-      this.#retry = null;
-    }
+    clearTimeout(this.#retry ?? undefined);
+    this.#retry = null;
     const deadline = Date.now() + (this.#gaveUp ? 0 : EXIT_FLUSH_MS);
     while (this.#waiting > 0 && !this.#broken) {
       const bufs = this.#front();
@@ -228,10 +234,12 @@ export class LogWriter {
 
   /** A full pipe: the queue is tried again shortly (not in a busy loop). */
   #retryLater(): void {
+    const ms = this.#retryMs;
+    this.#retryMs = Math.min(ms * 2, RETRY_MAX_MS);
     this.#retry = setTimeout(() => {
       this.#retry = null;
       this.#kick();
-    }, RETRY_MS);
+    }, ms);
   }
 
   /** Everything queued, now, as far as the descriptor takes it; a full pipe is tried again shortly. */
@@ -264,6 +272,7 @@ export class LogWriter {
 
   /** `written` bytes from the head of the queue are out: release them. */
   #consume(written: number): void {
+    if (written > 0) this.#retryMs = RETRY_FIRST_MS;
     const queue = this.#queue;
     let head = this.#head;
     while (head < queue.length && written >= queue[head]!.bytes.length) {
