@@ -222,7 +222,7 @@ function jsonString(p: number): number {
       const e = ch(++i);
       if (e === 0x75) {
         for (let h = 0; h < 4; h++) if (anyHex(ch(++i)) < 0) return -1;
-      } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      } else if (!shortEscape(e, true)) return -1;
     }
   }
   return -1;
@@ -247,13 +247,18 @@ function verbatim(p: number): number {
         const code = (hi - 0x30) * 16 + lo;
         if (code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d) return -1;
         i += 4;
-      } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return -1;
+      } else if (!shortEscape(e, false)) return -1;
     } else if (c >= 0x80) {
       i = utf8(i, c);
       if (i < 0) return -1;
     }
   }
   return -1;
+}
+
+/** `\"` `\\` `\b` `\f` `\n` `\r` `\t`; with `slash`, also `\/` (JSON allows it, JSON.stringify never writes it). */
+function shortEscape(e: number, slash: boolean): boolean {
+  return e === QUOTE || e === BACKSLASH || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74 || (slash && e === 0x2f);
 }
 
 /** A well-formed UTF-8 sequence led by `c` at `i`: the index of its last byte, or -1. */
