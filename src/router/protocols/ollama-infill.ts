@@ -7,7 +7,7 @@
  */
 import { stats } from './ollama-chat.js';
 import type { DoneExtras } from './ollama-stream.js';
-import { SseParser } from './sse-parser.js';
+import { eventText, SseByteParser, type SseSink } from './sse-byte-parser.js';
 
 /** /infill's body: the sampling fields of a completion, with max_tokens under its native name. */
 export function infillBody(prompt: string, suffix: string, fields: Record<string, unknown>, stream: boolean): Record<string, unknown> {
@@ -51,22 +51,37 @@ export function infillRefusal(name: string, status: number, message: string): { 
 
 /** The native SSE stream of /infill (`data: {"content": ..., "stop": false}` … `"stop": true`) → Ollama's NDJSON lines. */
 export class InfillStreamTranslator {
-  private readonly parser = new SseParser();
+  private readonly parser = new SseByteParser();
   private finished = false;
+  /** The lines of the push under way. */
+  private out = '';
+  private readonly sink: SseSink = {
+    bytes: (buf, start, end) => {
+      this.out += this.event(eventText(buf, start, end));
+    },
+    text: (data) => {
+      this.out += this.event(data);
+    },
+  };
 
   constructor(
     private readonly name: string,
-    private readonly now: () => Date,
+    /** ms epoch, as OllamaStreamTranslator's. */
+    private readonly now: () => number,
     private readonly startedAt: number,
     private readonly extras: DoneExtras = {},
   ) {}
 
-  push(chunk: Uint8Array | string): string {
-    return this.parser.push(chunk).map((data) => this.event(data)).join('');
+  push(chunk: Buffer): string {
+    this.out = '';
+    this.parser.push(chunk, this.sink);
+    return this.out;
   }
 
   end(): string {
-    const out = this.parser.end().map((data) => this.event(data)).join('');
+    this.out = '';
+    this.parser.end(this.sink);
+    const out = this.out;
     return this.finished ? out : out + this.line({ error: "the model's instance closed the stream before the answer was complete" });
   }
 
@@ -85,7 +100,7 @@ export class InfillStreamTranslator {
     if (frame.error !== undefined) {
       return this.fail(typeof frame.error === 'string' ? frame.error : String(frame.error.message ?? 'upstream error'));
     }
-    const head = { model: this.name, created_at: this.now().toISOString() };
+    const head = { model: this.name, created_at: new Date(this.now()).toISOString() };
     let out = frame.content ? this.line({ ...head, response: frame.content, done: false }) : '';
     if (frame.stop) {
       this.finished = true;

@@ -161,7 +161,7 @@ class Context {
     if (translated.stream) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
       const translator = infill
-        ? new InfillStreamTranslator(name, () => new Date(this.now()), started, { loadMs })
+        ? new InfillStreamTranslator(name, () => this.now(), started, { loadMs })
         : new OllamaStreamTranslator(kind, name, () => this.now(), started, { loadMs, ...(context ? { finish: contextOf } : {}) });
       // Translated chunk by chunk into the response: no stream stage between them. A cut upstream
       // still ends with the translator's closing line (an error line unless the answer finished); a

@@ -11,7 +11,7 @@
 import { doneReason, stats, toOllamaToolCall } from './ollama-chat.js';
 import { PlainDeltaReader } from './plain-delta-reader.js';
 import type { PlainDelta } from './plain-delta-scan.js';
-import { SseByteParser, type SseSink } from './sse-byte-parser.js';
+import { eventText, SseByteParser, type SseSink } from './sse-byte-parser.js';
 
 export type StreamKind = 'chat' | 'generate';
 
@@ -39,7 +39,7 @@ export class OllamaStreamTranslator {
     bytes: (buf, start, end) => {
       if (this.finished) return;
       if (this.reader.read(buf, start, end, this.delta)) this.plain(buf, this.delta);
-      else out.text(this.event(decoder.decode(buf.subarray(start, end))));
+      else out.text(this.event(eventText(buf, start, end)));
     },
     text: (data) => out.text(this.event(data)),
   };
@@ -212,8 +212,6 @@ export class OllamaStreamTranslator {
     return `${JSON.stringify(value)}\n`;
   }
 }
-
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * The bytes of one push, written by every translator (a push runs to its end synchronously) into

@@ -15,8 +15,13 @@ export interface SseSink {
 const LF = 10;
 const CR = 13;
 const EMPTY = Buffer.alloc(0);
-// The decoder of the old parser dropped a BOM only at the start of the stream, so not here.
+// A BOM is dropped only at the start of the stream (the parser does that), not inside an event.
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** An event's bytes, as handed to `SseSink.bytes`, as text (bytes that are not UTF-8 become U+FFFD). */
+export function eventText(buf: Buffer, start: number, end: number): string {
+  return decoder.decode(buf.subarray(start, end));
+}
 
 export class SseByteParser {
   /** The bytes of an unfinished line (a copy: the upstream's buffers are not ours to hold). */

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { OllamaStreamTranslator, type StreamKind } from '../../../../src/router/protocols/ollama-stream.js';
-import { SseParser } from '../../../../src/router/protocols/sse-parser.js';
+import { SseParser } from './sse-reference.js';
 
 const clock = () => Date.parse('2026-01-01T00:00:00.123Z');
 const STARTED = 1_700_000_000_000;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { OllamaStreamTranslator } from '../../../../src/router/protocols/ollama-stream.js';
-import { SseParser } from '../../../../src/router/protocols/sse-parser.js';
+import { eventText, SseByteParser, type SseSink } from '../../../../src/router/protocols/sse-byte-parser.js';
 
 const frame = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
 const delta = (d: Record<string, unknown>, finish: string | null = null) => frame({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: d, finish_reason: finish }] });
@@ -96,10 +96,15 @@ describe('OpenAI SSE → Ollama NDJSON', () => {
   });
 });
 
-describe('SseParser', () => {
+describe('SseByteParser', () => {
   it('joins multi-line data and keeps an unterminated last event', () => {
-    const parser = new SseParser();
-    expect(parser.push('data: a\ndata: b\n\nevent: x\ndata: c')).toEqual(['a\nb']);
-    expect(parser.end()).toEqual(['c']);
+    const parser = new SseByteParser();
+    let events: string[] = [];
+    const sink: SseSink = { bytes: (buf, start, end) => events.push(eventText(buf, start, end)), text: (data) => events.push(data) };
+    parser.push(Buffer.from('data: a\ndata: b\n\nevent: x\ndata: c'), sink);
+    expect(events).toEqual(['a\nb']);
+    events = [];
+    parser.end(sink);
+    expect(events).toEqual(['c']);
   });
 });

@@ -267,15 +267,15 @@ describe('POST /api/generate', () => {
   });
 
   it('the streamed /infill (native SSE frames, split anywhere) becomes response lines and one done line', () => {
-    const t = new InfillStreamTranslator('q', () => new Date(0), Date.now(), { loadMs: 2 });
+    const t = new InfillStreamTranslator('q', () => 0, Date.now(), { loadMs: 2 });
     const sse =
       'data: {"index":0,"content":"if","stop":false}\n\ndata: {"index":0,"content":" a","stop":false}\n\n' +
       'data: {"index":0,"content":"","stop":true,"stop_type":"eos","timings":{"prompt_n":5,"prompt_ms":1,"predicted_n":2,"predicted_ms":3}}\n\n';
-    const lines = (t.push(sse.slice(0, 17)) + t.push(sse.slice(17)) + t.end()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (t.push(Buffer.from(sse.slice(0, 17))) + t.push(Buffer.from(sse.slice(17))) + t.end()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.response)).toEqual(['if', ' a', '']);
     expect(lines[2]).toMatchObject({ done: true, done_reason: 'stop', prompt_eval_count: 5, eval_count: 2, load_duration: 2_000_000 });
-    const cut = new InfillStreamTranslator('q', () => new Date(0), Date.now());
-    expect(JSON.parse(cut.push('data: {"content":"x","stop":false}\n\n').split('\n')[0]!)).toMatchObject({ response: 'x', done: false });
+    const cut = new InfillStreamTranslator('q', () => 0, Date.now());
+    expect(JSON.parse(cut.push(Buffer.from('data: {"content":"x","stop":false}\n\n')).split('\n')[0]!)).toMatchObject({ response: 'x', done: false });
     expect(JSON.parse(cut.end())).toEqual({ error: "the model's instance closed the stream before the answer was complete" });
   });
 

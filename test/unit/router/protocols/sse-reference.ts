@@ -1,4 +1,7 @@
 /**
+ * The reference the byte parser (src/router/protocols/sse-byte-parser.ts) is tested against: the
+ * router's SSE parser before it read bytes, kept here as an independent second implementation.
+ *
  * Server-sent events from bytes that may be split anywhere (inside a line, a CRLF, a UTF-8
  * character): push chunks, get the `data` of each complete event. Comment lines (the router's
  * loading heartbeat) and other fields are skipped.
